@@ -1,0 +1,97 @@
+"""Assemble the running parts from settings: HTTP client, catalog, pool, translator, service.
+
+Used by the web app's lifespan and by the CLI's in-process commands, so both run the same
+pipeline. In demo mode the Cloudflare API is the in-process emulator, reached through an ASGI
+transport: no network, no accounts needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr
+
+from flux_remix.accounts import AccountPool
+from flux_remix.catalog import RETIRED_TEXT_MODELS, Catalog, build_catalog
+from flux_remix.errors import ConfigError, UnknownModelError
+from flux_remix.prompts import PromptTranslator
+from flux_remix.service import ImageService
+from flux_remix.settings import Account, Settings
+from flux_remix.upstream import WorkersAIClient
+
+log = logging.getLogger("flux_remix")
+
+DEMO_API_BASE = "http://demo-emulator.invalid/client/v4"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    http: httpx.AsyncClient
+    client: WorkersAIClient
+    pool: AccountPool
+    service: ImageService
+
+
+def check_catalog(settings: Settings) -> Catalog:
+    """Build the catalog and check the default model, as start-up configuration checks."""
+    catalog = build_catalog(settings.customer_model_map, settings.flux_num_steps)
+    try:
+        catalog.resolve(settings.effective_default_model)
+    except UnknownModelError as exc:
+        raise ConfigError(f"invalid configuration: DEFAULT_MODEL: {exc.message}") from None
+    retired = RETIRED_TEXT_MODELS.get(settings.translate_model)
+    if retired:
+        log.warning(
+            "CF_TRANSLATE_MODEL %s is %s; translations will fail and fall back to the original "
+            "prompt. Set CF_TRANSLATE_MODEL to a current model such as "
+            "@cf/meta/llama-3.1-8b-instruct-fast.",
+            settings.translate_model,
+            retired,
+        )
+    return catalog
+
+
+def demo_settings(settings: Settings) -> tuple[Settings, httpx.AsyncBaseTransport]:
+    """Settings and a transport that point the app at an in-process emulator."""
+    from flux_remix.emulator import EmulatorConfig, create_emulator_app
+
+    config = EmulatorConfig.demo()
+    accounts = tuple(
+        Account(label=f"demo-{i}", account_id=SecretStr(account_id), token=SecretStr(token))
+        for i, (account_id, token) in enumerate(config.accounts.items(), start=1)
+    )
+    transport = httpx.ASGITransport(app=create_emulator_app(config))
+    updated = settings.model_copy(
+        update={"accounts": accounts, "cf_api_base": DEMO_API_BASE, "demo": True}
+    )
+    return updated, transport
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[Runtime]:
+    """Everything a request needs, with one long-lived HTTP client closed on exit."""
+    if settings.demo and transport is None:
+        settings, transport = demo_settings(settings)
+    catalog = check_catalog(settings)
+    if not settings.accounts:
+        raise ConfigError(
+            "invalid configuration: CF_ACCOUNT_LIST: no Cloudflare accounts configured. Set "
+            'CF_ACCOUNT_LIST=\'[{"account_id": "...", "token": "..."}]\' or run with --demo.'
+        )
+    for noisy in ("httpx", "httpcore"):  # their INFO lines carry URLs with account ids
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(transport=transport, limits=limits) as http:
+        client = WorkersAIClient(http, settings.cf_api_base, timeout=settings.upstream_timeout)
+        pool = AccountPool(settings.accounts)
+        translator = PromptTranslator(client, pool, settings.translate_model)
+        service = ImageService(settings, catalog, client, pool, translator)
+        yield Runtime(settings, catalog, http, client, pool, service)

@@ -1,0 +1,128 @@
+"""Request, result and public response models, split by role.
+
+Requests come in (`ImageRequest`), the service hands back a `Generation` (internal, holds bytes
+and the account label), and each API shape turns that into its own public response. No model
+here holds an account id, token or API key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flux_remix.settings import TranslateMode
+
+ImageFormat = Literal["png", "jpeg"]
+Translator = Literal["llm", "dictionary", "none"]
+
+MAX_PROMPT_CHARS = 8192  # a hard cap before any work; each model's own limit is checked too
+MAX_IMAGES_PER_REQUEST = 8
+
+
+class ImageRequest(BaseModel):
+    """The native generation request (`POST /api/v1/images`); every API shape maps onto it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to draw")
+    model: str | None = Field(default=None, description="Alias, short id or upstream model id")
+    negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
+    width: int | None = Field(default=None, description="Output width in pixels")
+    height: int | None = Field(default=None, description="Output height in pixels")
+    steps: int | None = Field(default=None, description="Diffusion steps")
+    guidance: float | None = Field(default=None, description="Guidance scale")
+    seed: int | None = Field(default=None, description="Seed; random when unset, always returned")
+    strength: float | None = Field(default=None, description="img2img strength (0-1)")
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES_PER_REQUEST, description="Images to generate")
+    image: str | None = Field(default=None, description="Input image, base64 or data URL")
+    mask: str | None = Field(default=None, description="Inpainting mask, base64 or data URL")
+    input_images: list[str] | None = Field(
+        default=None, description="FLUX.2 reference images, base64 or data URLs"
+    )
+    translate: TranslateMode | None = Field(
+        default=None, description="off / auto (only CJK prompts) / always; server default if unset"
+    )
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    data: bytes
+    format: ImageFormat
+    width: int
+    height: int
+    seed: int
+    neurons: float
+    account: str  # the account's label, never its id
+
+    @property
+    def mime(self) -> str:
+        return f"image/{self.format}"
+
+
+@dataclass(frozen=True)
+class PromptOutcome:
+    original: str
+    final: str
+    translator: Translator
+    translated: bool
+    note: str | None = None  # why translation was skipped or fell back
+
+
+@dataclass
+class Timings:
+    translate_ms: float = 0.0
+    generate_ms: float = 0.0
+    total_ms: float = 0.0
+
+    def public(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What `ImageService.generate` returns: images plus everything that shaped them."""
+
+    id: str
+    model_id: str
+    model_name: str
+    prompt: PromptOutcome
+    params: dict[str, Any]
+    images: tuple[GeneratedImage, ...]
+    timings: Timings
+    demo: bool = False
+    created: float = 0.0
+    errors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def neurons(self) -> float:
+        return round(sum(i.neurons for i in self.images), 2)
+
+
+class PublicImage(BaseModel):
+    b64_json: str
+    mime_type: str
+    width: int
+    height: int
+    seed: int
+    neurons: float
+
+
+class NativeImageResponse(BaseModel):
+    """`POST /api/v1/images`: the images plus the effective parameters that made them."""
+
+    id: str
+    created: int
+    model: str
+    model_name: str
+    prompt: str
+    translated_prompt: str
+    final_prompt: str
+    translator: Translator
+    translation_note: str | None
+    params: dict[str, Any]
+    images: list[PublicImage]
+    neurons: float
+    timings: dict[str, float]
+    demo: bool

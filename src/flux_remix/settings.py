@@ -1,0 +1,254 @@
+"""Configuration, compatible with the original CF Flux Remix environment variables.
+
+Settings are built by `load_settings(environ)` and passed in; nothing reads a module global.
+Every problem is reported as one `ConfigError` whose message names the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from flux_remix.catalog import DEFAULT_TRANSLATE_MODEL
+from flux_remix.errors import ConfigError
+
+TranslateMode = Literal["off", "auto", "always"]
+DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Account(BaseModel):
+    """One Cloudflare account. Its id and token never reach a log line, response or repr."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    account_id: SecretStr
+    token: SecretStr
+
+
+class Settings(BaseModel):
+    """Everything flux-remix is configured with. Field aliases are the environment variables."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    api_keys: tuple[SecretStr, ...] = Field(default=(), alias="API_KEY")
+    admin_api_keys: tuple[SecretStr, ...] = Field(default=(), alias="ADMIN_API_KEY")
+    accounts: tuple[Account, ...] = Field(default=(), alias="CF_ACCOUNT_LIST")
+    translate_model: str = Field(default=DEFAULT_TRANSLATE_MODEL, alias="CF_TRANSLATE_MODEL")
+    translate_default: TranslateMode = Field(default="auto", alias="CF_IS_TRANSLATE")
+    use_external_api: bool = Field(default=False, alias="USE_EXTERNAL_API")
+    external_api: str | None = Field(default=None, alias="EXTERNAL_API")
+    external_model: str | None = Field(default=None, alias="EXTERNAL_MODEL")
+    external_api_key: SecretStr | None = Field(default=None, alias="EXTERNAL_API_KEY")
+    flux_num_steps: int = Field(default=4, ge=1, le=8, alias="FLUX_NUM_STEPS")
+    customer_model_map: dict[str, str] = Field(default_factory=dict, alias="CUSTOMER_MODEL_MAP")
+    default_model: str | None = Field(default=None, alias="DEFAULT_MODEL")
+    cf_api_base: str = Field(default=DEFAULT_API_BASE, alias="CF_API_BASE")
+    data_dir: Path = Field(default_factory=lambda: _default_data_dir(), alias="FLUX_REMIX_DATA_DIR")
+    upstream_timeout: float = Field(
+        default=120.0, gt=0, le=600, alias="FLUX_REMIX_UPSTREAM_TIMEOUT"
+    )
+    request_deadline: float = Field(default=180.0, gt=0, le=1800, alias="FLUX_REMIX_DEADLINE")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    demo: bool = False
+
+    # --- parsing of the original's string formats ------------------------------------------
+
+    @field_validator("api_keys", "admin_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _parse_accounts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return ()
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at position {exc.pos}); expected "
+                    '[{"account_id": "...", "token": "..."}]'
+                ) from None
+        if not isinstance(value, list | tuple):
+            raise ValueError('expected a JSON list like [{"account_id": "...", "token": "..."}]')
+        accounts: list[Account] = []
+        seen: set[str] = set()
+        for i, item in enumerate(value, start=1):
+            if isinstance(item, Account):
+                accounts.append(item)
+                continue
+            if not isinstance(item, dict):
+                raise ValueError(f"entry {i} is not an object with account_id and token")
+            account_id = str(item.get("account_id") or "").strip()
+            token = str(item.get("token") or "").strip()
+            if not account_id:
+                raise ValueError(f"entry {i} has an empty account_id")
+            if not token:
+                raise ValueError(f"entry {i} has an empty token")
+            label = str(item.get("label") or item.get("name") or f"cf-{i}").strip()
+            if label in seen:
+                raise ValueError(f"entry {i} repeats the label '{label}'")
+            if account_id in label or token in label:
+                raise ValueError(f"entry {i} has a label that contains its id or token")
+            seen.add(label)
+            accounts.append(
+                Account(label=label, account_id=SecretStr(account_id), token=SecretStr(token))
+            )
+        return tuple(accounts)
+
+    @field_validator("translate_default", mode="before")
+    @classmethod
+    def _parse_translate(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "auto" if value else "off"
+        if isinstance(value, str):
+            v = value.strip().lower()
+            if v in _TRUE:
+                return "auto"
+            if v in _FALSE:
+                return "off"
+            if v in ("auto", "always", "off"):
+                return v
+            raise ValueError("expected true/false (or auto/always/off)")
+        return value
+
+    @field_validator("use_external_api", mode="before")
+    @classmethod
+    def _parse_bool(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            v = value.strip().lower()
+            if v in _TRUE:
+                return True
+            if v in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        return value
+
+    @field_validator("customer_model_map", mode="before")
+    @classmethod
+    def _parse_map(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at position {exc.pos}); expected "
+                    '{"alias": "@cf/..."}'
+                ) from None
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+            for k, v in value.items()
+        ):
+            raise ValueError('expected a JSON object of non-empty strings: {"alias": "@cf/..."}')
+        return {k.strip(): v.strip() for k, v in value.items()}
+
+    @field_validator("cf_api_base")
+    @classmethod
+    def _check_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("external_api_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # --- derived --------------------------------------------------------------------------
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.api_keys or self.admin_api_keys)
+
+    @property
+    def effective_default_model(self) -> str:
+        if self.default_model:
+            return self.default_model
+        if self.customer_model_map:
+            return next(iter(self.customer_model_map))
+        return "FLUX.1-Schnell-CF"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "flux-remix.sqlite3"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "flux-remix"
+
+
+ENV_NAMES: tuple[str, ...] = tuple(
+    str(f.alias) for f in Settings.model_fields.values() if f.alias is not None
+)
+
+
+def read_wrangler_vars(path: Path) -> dict[str, str]:
+    """The `[vars]` table of an existing `wrangler.toml`, as environment-style strings."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"wrangler.toml ({path}): cannot read it: {exc}") from None
+    raw = data.get("vars", {})
+    out: dict[str, str] = {}
+    for name, value in raw.items():
+        out[name] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    wrangler_toml: Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings from environment variables (and optionally a wrangler.toml's `[vars]` below them).
+
+    Raises `ConfigError` with one readable message naming every bad variable.
+    """
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = read_wrangler_vars(wrangler_toml) if wrangler_toml else {}
+    values.update({name: env[name] for name in ENV_NAMES if name in env})
+    values.update(overrides)
+    try:
+        settings = Settings.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    _check_consistency(settings)
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    by_name = {name: f.alias or name for name, f in Settings.model_fields.items()}
+    lines = []
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        field = str(loc[0]) if loc else "?"
+        var = by_name.get(field, field)
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        lines.append(f"{var}: {msg}")
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.use_external_api and not (settings.external_api and settings.external_model):
+        raise ConfigError(
+            "invalid configuration: USE_EXTERNAL_API is true but EXTERNAL_API and "
+            "EXTERNAL_MODEL are not both set"
+        )

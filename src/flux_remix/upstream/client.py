@@ -1,0 +1,150 @@
+"""A thin async client for the Workers AI REST API (contract section 8: not the SDK).
+
+One long-lived `httpx.AsyncClient` is injected; this class adds per-account auth, picks JSON or
+multipart from the catalog, decodes both output kinds and maps every failure to a typed
+`UpstreamError` (lower-layer httpx errors included) at this one boundary.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from flux_remix import errors as e
+from flux_remix.schemas import ImageFormat
+from flux_remix.settings import Account
+from flux_remix.upstream.decode import (
+    check_image,
+    error_from_envelope,
+    error_from_response,
+    image_from_response,
+    neurons_header,
+    read_envelope,
+)
+from flux_remix.upstream.encode import encode_image_request
+from flux_remix.validation import EffectiveParams
+
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
+
+
+@dataclass(frozen=True)
+class UpstreamImage:
+    data: bytes
+    format: ImageFormat
+    width: int
+    height: int
+    neurons: float | None  # from the cf-ai-neurons header; None when upstream did not say
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class TextResult:
+    text: str
+    neurons: float | None
+    elapsed_ms: float
+
+
+class WorkersAIClient:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, *, timeout: float = 120.0) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+
+    def _run_url(self, account: Account, model_id: str) -> str:
+        account_id = account.account_id.get_secret_value()
+        return f"{self._base}/accounts/{account_id}/ai/run/{model_id}"
+
+    @staticmethod
+    def _auth(account: Account) -> dict[str, str]:
+        return {"Authorization": f"Bearer {account.token.get_secret_value()}"}
+
+    async def _post(self, url: str, account: Account, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.post(
+                url, headers=self._auth(account), timeout=self._timeout, **kwargs
+            )
+        except httpx.TimeoutException:
+            raise e.UpstreamTimeoutError(
+                f"Cloudflare did not answer within {self._timeout:g} s"
+            ) from None
+        except httpx.TransportError as exc:
+            raise e.UpstreamConnectionError(
+                f"could not reach Cloudflare ({type(exc).__name__})"
+            ) from None
+
+    async def run_image(
+        self, account: Account, params: EffectiveParams, prompt: str
+    ) -> UpstreamImage:
+        """Generate one image with `account`; raise a typed `UpstreamError` on any failure."""
+        body = encode_image_request(params, prompt)
+        started = time.perf_counter()
+        url = self._run_url(account, params.model.id)
+        if body.json is not None:
+            response = await self._post(url, account, json=body.json)
+        else:
+            response = await self._post(url, account, files=body.files)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise error_from_response(response)
+        data = image_from_response(response)
+        fmt, width, height = check_image(data)
+        return UpstreamImage(data, fmt, width, height, neurons_header(response), elapsed)
+
+    async def run_text(self, account: Account, model_id: str, body: dict[str, Any]) -> TextResult:
+        """Run a text model; return its answer with any reasoning trace removed."""
+        started = time.perf_counter()
+        response = await self._post(self._run_url(account, model_id), account, json=body)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise error_from_response(response)
+        envelope = read_envelope(response)
+        if envelope.get("success") is False:
+            raise error_from_envelope(response.status_code, envelope, response.headers)
+        result = envelope.get("result")
+        if not isinstance(result, dict):
+            raise e.MalformedResponseError("upstream JSON has no result object")
+        return TextResult(text_of_result(result), neurons_header(response), elapsed)
+
+    async def verify_token(self, account: Account) -> bool:
+        """True when Cloudflare says the token is active (free: no model call)."""
+        try:
+            response = await self._http.get(
+                f"{self._base}/user/tokens/verify", headers=self._auth(account), timeout=10.0
+            )
+        except httpx.HTTPError:
+            raise e.UpstreamConnectionError("could not reach Cloudflare to verify tokens") from None
+        if response.status_code != 200:
+            return False
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        result = body.get("result") if isinstance(body, dict) else None
+        return isinstance(result, dict) and result.get("status") == "active"
+
+
+def text_of_result(result: dict[str, Any]) -> str:
+    """The answer text of both Workers AI text shapes, without `<think>` traces.
+
+    Classic: `result.response`; OpenAI-style: `result.choices[0].message.content` (its
+    `reasoning_content` is ignored); m2m100: `result.translated_text`.
+    """
+    text: Any = result.get("response")
+    if text is None:
+        text = result.get("translated_text")
+    if text is None:
+        choices = result.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            message = choices[0].get("message") or {}
+            text = message.get("content") if isinstance(message, dict) else None
+    if text is None:
+        raise e.MalformedResponseError("upstream text result has no response or choices")
+    return strip_reasoning(str(text))
+
+
+def strip_reasoning(text: str) -> str:
+    return _THINK.sub("", text).strip()

@@ -1,0 +1,232 @@
+"""Validate a request against the chosen model's real limits and fill in its defaults.
+
+Invalid values raise `InvalidParameterError` naming the field and the model's limit: never a
+silent clamp, never an upstream 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from flux_remix.catalog import FLUX2_INPUT_MAX_SIDE, ModelSpec, Param, PriceInputs
+from flux_remix.errors import InvalidParameterError
+from flux_remix.schemas import ImageRequest
+
+MAX_INPUT_IMAGE_BYTES = 10 * 2**20
+MAX_INPUT_IMAGE_PIXELS = 4096 * 4096
+_ACCEPTED_INPUT_FORMATS = {"PNG", "JPEG", "WEBP"}
+
+
+@dataclass(frozen=True)
+class InputImage:
+    data: bytes
+    width: int
+    height: int
+    mime: str
+
+
+@dataclass(frozen=True)
+class EffectiveParams:
+    """A request after validation: every value the model will get, defaults filled in."""
+
+    model: ModelSpec
+    width: int
+    height: int
+    seed: int
+    values: dict[str, Any]  # our param name -> value, for scalar params the model takes
+    images: dict[str, tuple[InputImage, ...]] = field(default_factory=dict)
+
+    def with_seed(self, seed: int) -> EffectiveParams:
+        return EffectiveParams(self.model, self.width, self.height, seed, self.values, self.images)
+
+    @property
+    def steps(self) -> int | None:
+        steps = self.values.get("steps")
+        return int(steps) if steps is not None else None
+
+    def price_inputs(self) -> PriceInputs:
+        sizes = tuple((i.width, i.height) for imgs in self.images.values() for i in imgs)
+        return PriceInputs(self.width, self.height, self.steps, sizes)
+
+    def public(self) -> dict[str, Any]:
+        """The effective parameters as a response reports them (no image bytes)."""
+        out: dict[str, Any] = {"width": self.width, "height": self.height, "seed": self.seed}
+        out.update({k: v for k, v in self.values.items() if k != "seed"})
+        for name, imgs in self.images.items():
+            out[name] = [f"{i.width}x{i.height} {i.mime}" for i in imgs]
+        return out
+
+
+_SCALAR_FIELDS = ("negative_prompt", "steps", "guidance", "strength")
+
+
+def validate_request(spec: ModelSpec, req: ImageRequest) -> EffectiveParams:
+    """Check `req` against `spec`; return the effective parameters (seed drawn if unset)."""
+    _check_prompt(spec, req.prompt)
+    width, height = _size(spec, req.width, req.height)
+    values: dict[str, Any] = {}
+    for name in _SCALAR_FIELDS:
+        given = getattr(req, name)
+        param = spec.param(name)
+        if param is None:
+            if given is not None:
+                raise InvalidParameterError(name, _not_taken(spec, name))
+            continue
+        if given is None:
+            if param.default is not None:
+                values[name] = param.default
+            continue
+        values[name] = _check_scalar(spec, param, given)
+    seed = req.seed if req.seed is not None else secrets.randbelow(2**32)
+    seed_param = spec.param("seed")
+    if seed_param is not None:
+        _check_scalar(spec, seed_param, seed)
+    images = _images(spec, req)
+    return EffectiveParams(spec, width, height, seed, values, images)
+
+
+def _check_prompt(spec: ModelSpec, prompt: str) -> None:
+    if not prompt.strip():
+        raise InvalidParameterError("prompt", "prompt must not be empty")
+    if len(prompt) > spec.prompt_max:
+        raise InvalidParameterError(
+            "prompt",
+            f"prompt is {len(prompt)} characters; {spec.name} takes at most {spec.prompt_max}",
+        )
+
+
+def check_final_prompt(spec: ModelSpec, prompt: str) -> str:
+    """Fit a translated prompt into the model's limit, cutting at a word boundary."""
+    if len(prompt) <= spec.prompt_max:
+        return prompt
+    cut = prompt[: spec.prompt_max]
+    boundary = max(cut.rfind(","), cut.rfind(" "))
+    return (cut[:boundary] if boundary > spec.prompt_max // 2 else cut).rstrip(" ,")
+
+
+def _size(spec: ModelSpec, width: int | None, height: int | None) -> tuple[int, int]:
+    size = spec.size
+    if size.fixed:
+        for name, value in (("width", width), ("height", height)):
+            if value is not None and value != size.default_width:
+                raise InvalidParameterError(
+                    name,
+                    f"{spec.name} always makes {size.default_width}x{size.default_height} images; "
+                    f"{name} cannot be set to {value}",
+                )
+        return size.default_width, size.default_height
+    w = size.default_width if width is None else width
+    h = size.default_height if height is None else height
+    for name, value in (("width", w), ("height", h)):
+        if not size.minimum <= value <= size.maximum:
+            raise InvalidParameterError(
+                name,
+                f"{name} must be between {size.minimum} and {size.maximum} for {spec.name} "
+                f"(got {value})",
+            )
+    return w, h
+
+
+def _check_scalar(spec: ModelSpec, param: Param, value: Any) -> Any:
+    name = param.name
+    if param.kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError(name, f"{name} must be a non-empty string")
+        return value
+    if param.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            else:
+                raise InvalidParameterError(name, f"{name} must be an integer (got {value!r})")
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidParameterError(name, f"{name} must be a number (got {value!r})")
+    lo, hi = param.minimum, param.maximum
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise InvalidParameterError(
+            name,
+            f"{name} must be between {_fmt(lo)} and {_fmt(hi)} for {spec.name} (got {value})",
+        )
+    return value
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "any"
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _not_taken(spec: ModelSpec, name: str) -> str:
+    takes = ", ".join(p.name for p in spec.params) or "only a prompt"
+    return f"{spec.name} does not take {name} (it takes: prompt, {takes})"
+
+
+def _images(spec: ModelSpec, req: ImageRequest) -> dict[str, tuple[InputImage, ...]]:
+    given: dict[str, list[str]] = {}
+    if req.image is not None:
+        given["image"] = [req.image]
+    if req.mask is not None:
+        given["mask"] = [req.mask]
+    if req.input_images:
+        given["input_images"] = list(req.input_images)
+    out: dict[str, tuple[InputImage, ...]] = {}
+    for name, items in given.items():
+        param = spec.param(name)
+        if param is None:
+            raise InvalidParameterError(name, _not_taken(spec, name))
+        if len(items) > param.max_items:
+            raise InvalidParameterError(
+                name, f"{spec.name} takes at most {param.max_items} {name} (got {len(items)})"
+            )
+        decoded = tuple(_decode_image(name, item) for item in items)
+        if spec.body == "multipart":
+            for img in decoded:
+                if img.width >= FLUX2_INPUT_MAX_SIDE or img.height >= FLUX2_INPUT_MAX_SIDE:
+                    raise InvalidParameterError(
+                        name,
+                        f"{spec.name} reference images must be smaller than "
+                        f"{FLUX2_INPUT_MAX_SIDE}x{FLUX2_INPUT_MAX_SIDE} (got "
+                        f"{img.width}x{img.height})",
+                    )
+        out[name] = decoded
+    for param in spec.params:
+        if param.required and param.name not in out:
+            raise InvalidParameterError(param.name, f"{spec.name} needs {param.name}")
+    return out
+
+
+def _decode_image(name: str, value: str) -> InputImage:
+    text = value.strip()
+    if text.startswith("data:"):
+        _, _, text = text.partition(",")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidParameterError(name, f"{name} is not valid base64") from None
+    if len(data) > MAX_INPUT_IMAGE_BYTES:
+        raise InvalidParameterError(
+            name, f"{name} is {len(data)} bytes; the limit is {MAX_INPUT_IMAGE_BYTES}"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or ""
+            width, height = img.size
+            if width * height > MAX_INPUT_IMAGE_PIXELS:
+                raise InvalidParameterError(
+                    name, f"{name} has {width}x{height} pixels; the limit is 4096x4096"
+                )
+            img.verify()
+    except InvalidParameterError:
+        raise
+    except Exception:  # Pillow raises many kinds for bad data
+        raise InvalidParameterError(name, f"{name} is not a readable image") from None
+    if fmt not in _ACCEPTED_INPUT_FORMATS:
+        raise InvalidParameterError(name, f"{name} must be PNG, JPEG or WebP (got {fmt})")
+    return InputImage(data, width, height, Image.MIME.get(fmt, "application/octet-stream"))

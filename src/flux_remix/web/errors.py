@@ -1,0 +1,169 @@
+"""The one place where errors become HTTP statuses and JSON bodies.
+
+Each API shape words its errors its own way: the original API answers `{"error": "..."}`, the
+native and OpenAI-compatible APIs answer `{"error": {"message", "type", "param", "code"}}`. No
+stack trace, account id or token ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flux_remix import errors as e
+
+log = logging.getLogger("flux_remix.web")
+
+Shape = Literal["original", "native", "openai"]
+ORIGINAL_PATHS = ("/api/image", "/api/generate-image", "/api/models")
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    type: str
+    message: str
+    param: str | None = None
+    retry_after: float | None = None
+
+
+_STATUS: tuple[tuple[type[e.FluxRemixError], int], ...] = (
+    (e.InvalidParameterError, 422),
+    (e.UnknownModelError, 404),
+    (e.AuthenticationError, 401),
+    (e.PermissionDeniedError, 403),
+    (e.RequestError, 400),
+    (e.NoCapacityError, 503),
+    (e.QuotaExhaustedError, 429),
+    (e.CapacityError, 503),
+    (e.RateLimitedError, 429),
+    (e.ContentFlaggedError, 400),
+    (e.UpstreamBadInputError, 400),
+    (e.UpstreamModelGoneError, 404),
+    (e.PaidPlanRequiredError, 403),
+    (e.UpstreamTimeoutError, 504),
+    (e.AccountAuthError, 502),
+    (e.UpstreamError, 502),
+)
+
+_PREFIX: dict[str, str] = {
+    e.ContentFlaggedError.kind: "Cloudflare's safety filter flagged the output; reword the prompt",
+    e.UpstreamBadInputError.kind: "Cloudflare rejected the input",
+    e.UpstreamModelGoneError.kind: "This model is not available on Cloudflare any more",
+    e.PaidPlanRequiredError.kind: "This model needs the Workers Paid plan on the account",
+    e.AccountAuthError.kind: "Cloudflare refused the account token; check CF_ACCOUNT_LIST",
+    e.UpstreamTimeoutError.kind: "Cloudflare timed out",
+    e.UpstreamServerError.kind: "Cloudflare failed",
+    e.UpstreamConnectionError.kind: "Cloudflare could not be reached",
+    e.MalformedResponseError.kind: "Cloudflare sent an unreadable answer",
+    e.CapacityError.kind: "Cloudflare is out of capacity; try again shortly",
+    e.RateLimitedError.kind: "Cloudflare's rate limit was reached; try again shortly",
+    e.QuotaExhaustedError.kind: "The daily free neurons are used up",
+}
+
+
+def problem_of(exc: e.FluxRemixError, shape: Shape = "native") -> Problem:
+    status = next(code for cls, code in _STATUS if isinstance(exc, cls))
+    if isinstance(exc, e.NoCapacityError) and exc.exhausted:
+        status = 429
+    if shape == "original" and isinstance(exc, e.UnknownModelError):
+        status = 400  # the original answered 400 for an invalid model
+    message = exc.message
+    prefix = _PREFIX.get(exc.kind)
+    if prefix and isinstance(exc, e.UpstreamError):
+        message = f"{prefix}: {exc.message}" if exc.message else prefix
+    retry_after = getattr(exc, "retry_after", None)
+    param = getattr(exc, "field", None)
+    return Problem(status, exc.kind, message, param, retry_after)
+
+
+def shape_of(request: Request) -> Shape:
+    path = request.url.path
+    if path.startswith(ORIGINAL_PATHS):
+        return "original"
+    if path.startswith("/v1/"):
+        return "openai"
+    return "native"
+
+
+def render(problem: Problem, shape: Shape, request_id: str | None = None) -> JSONResponse:
+    headers: dict[str, str] = {}
+    if problem.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(problem.retry_after)))
+    if problem.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    body: dict[str, Any]
+    if shape == "original":
+        body = {"error": problem.message, "type": problem.type}
+        if problem.param:
+            body["param"] = problem.param
+    else:
+        body = {
+            "error": {
+                "message": problem.message,
+                "type": problem.type,
+                "param": problem.param,
+                "code": problem.type,
+            }
+        }
+        if problem.retry_after is not None:
+            body["error"]["retry_after"] = math.ceil(problem.retry_after)
+    if request_id:
+        headers["X-Request-ID"] = request_id
+    return JSONResponse(body, status_code=problem.status, headers=headers)
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
+    field = ".".join(loc) or None
+    msg = str(first.get("msg", "invalid request"))
+    if first.get("type") == "json_invalid":
+        return Problem(400, "invalid_request", "The request body is not valid JSON")
+    message = f"{field}: {msg}" if field else msg
+    return Problem(422, "invalid_parameter", message, field)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers that turn every error into a clean response."""
+
+    def request_id(request: Request) -> str | None:
+        return getattr(request.state, "request_id", None)
+
+    @app.exception_handler(e.FluxRemixError)
+    async def _flux(request: Request, exc: e.FluxRemixError) -> JSONResponse:
+        shape = shape_of(request)
+        return render(problem_of(exc, shape), shape, request_id(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return render(_validation_problem(exc), shape_of(request), request_id(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        problem = Problem(exc.status_code, kind, str(exc.detail))
+        response = render(problem, shape_of(request), request_id(request))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        rid = request_id(request)
+        log.error(
+            "unhandled error in %s (request %s): %s",
+            request.url.path,
+            rid,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        problem = Problem(500, "internal_error", f"Internal error (request id {rid})")
+        return render(problem, shape_of(request), rid)

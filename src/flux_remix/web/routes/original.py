@@ -1,0 +1,119 @@
+"""The original CF Flux Remix API: `/api/image`, `/api/generate-image`, `/api/models`."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from flux_remix.errors import RequestError
+from flux_remix.schemas import ImageRequest
+from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
+from flux_remix.web.models_view import describe_models
+
+router = APIRouter(tags=["original API"], dependencies=[Depends(authenticate)])
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ImageBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    model: str | None = None
+    stream: bool = False  # accepted for compatibility; the original answered JSON either way
+
+
+class GenerateImageBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt: str
+    model: str | None = None
+
+
+class OriginalImageResponse(BaseModel):
+    prompt: str
+    translatedPrompt: str
+    image: str = Field(description="Base64 of the image bytes (PNG or JPEG, see mimeType)")
+    mimeType: str
+    model: str
+    seed: int
+    translator: str
+    demo: bool
+
+
+def last_user_text(messages: list[ChatMessage]) -> str:
+    """The last user message's text; chat clients send the whole history."""
+    for message in reversed(messages):
+        if message.role != "user" or message.content is None:
+            continue
+        if isinstance(message.content, str):
+            text = message.content
+        else:
+            text = " ".join(
+                str(part.get("text", ""))
+                for part in message.content
+                if part.get("type") in ("text", "input_text")
+            )
+        if text.strip():
+            return text.strip()
+    raise RequestError("No user message found in messages")
+
+
+async def _generate(
+    service: ServiceDep, caller: CallerDep, prompt: str, model: str | None
+) -> OriginalImageResponse:
+    generation = await service.generate(
+        ImageRequest(prompt=prompt, model=model), key_id=caller.key_id
+    )
+    image = generation.images[0]
+    return OriginalImageResponse(
+        prompt=generation.prompt.original,
+        translatedPrompt=generation.params["prompt"],
+        image=base64.b64encode(image.data).decode("ascii"),
+        mimeType=image.mime,
+        model=generation.model_id,
+        seed=image.seed,
+        translator=generation.prompt.translator,
+        demo=generation.demo,
+    )
+
+
+@router.post("/api/image", response_model=OriginalImageResponse)
+async def api_image(
+    body: ImageBody, service: ServiceDep, caller: CallerDep
+) -> OriginalImageResponse:
+    """Generate from the last user message (the original's chat-style endpoint)."""
+    return await _generate(service, caller, last_user_text(body.messages), body.model)
+
+
+@router.post("/api/generate-image", response_model=OriginalImageResponse)
+async def api_generate_image(
+    body: GenerateImageBody, service: ServiceDep, caller: CallerDep
+) -> OriginalImageResponse:
+    """Generate from a bare prompt."""
+    if not body.prompt.strip():
+        raise RequestError("Missing prompt or model")
+    return await _generate(service, caller, body.prompt, body.model)
+
+
+@router.get("/api/models")
+async def api_models(service: ServiceDep) -> dict[str, Any]:
+    """The models by alias, in the original's shape (plus an OpenAI-style `data` list)."""
+    models = [
+        {"id": alias, "name": item["name"], "model": item["id"], "family": item["family"]}
+        for item in describe_models(service.catalog)
+        for alias in item["aliases"] or [item["short_id"]]
+    ]
+    return {
+        "models": models,
+        "object": "list",
+        "data": [{"id": m["id"], "object": "model"} for m in models],
+    }
