@@ -48,6 +48,7 @@ class ImageRequest(BaseModel):
 
 @dataclass(frozen=True)
 class GeneratedImage:
+    id: str  # stable image id; its public URL is /images/{id}.{ext} (see web/urls.py)
     data: bytes
     format: ImageFormat
     width: int
@@ -59,6 +60,10 @@ class GeneratedImage:
     @property
     def mime(self) -> str:
         return f"image/{self.format}"
+
+    @property
+    def ext(self) -> str:
+        return "jpg" if self.format == "jpeg" else "png"
 
 
 @dataclass(frozen=True)

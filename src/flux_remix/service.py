@@ -110,6 +110,7 @@ class ImageService:
         )
         self.pool.charge(account, neurons)
         return GeneratedImage(
+            id=uuid.uuid4().hex,
             data=result.data,
             format=result.format,
             width=result.width,

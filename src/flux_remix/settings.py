@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from flux_remix.catalog import DEFAULT_TRANSLATE_MODEL
 from flux_remix.errors import ConfigError
@@ -58,6 +66,7 @@ class Settings(BaseModel):
         default=120.0, gt=0, le=600, alias="FLUX_REMIX_UPSTREAM_TIMEOUT"
     )
     request_deadline: float = Field(default=180.0, gt=0, le=1800, alias="FLUX_REMIX_DEADLINE")
+    public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     demo: bool = False
 
@@ -158,12 +167,16 @@ class Settings(BaseModel):
             raise ValueError('expected a JSON object of non-empty strings: {"alias": "@cf/..."}')
         return {k.strip(): v.strip() for k, v in value.items()}
 
-    @field_validator("cf_api_base")
+    @field_validator("cf_api_base", "public_base_url", mode="before")
     @classmethod
-    def _check_base(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("expected an http(s) URL")
-        return value.rstrip("/")
+    def _check_base(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return DEFAULT_API_BASE if info.field_name == "cf_api_base" else None
+        if isinstance(value, str):
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("expected an http(s) URL")
+            return value.rstrip("/")
+        return value
 
     @field_validator("external_api_key", mode="before")
     @classmethod
