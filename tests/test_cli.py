@@ -127,7 +127,7 @@ def test_generate_demo_writes_files_and_json(tmp_path):
     for f in result["files"]:
         data = Path(f["path"]).read_bytes()
         assert data.startswith(b"\x89PNG")
-        assert Path(f["path"]).name.startswith(result["id"])
+        assert Path(f["path"]).name == f"{f['id']}.png"  # named by image id, as at /images/
     assert not list(out.glob("*.part"))
 
 

@@ -1,4 +1,4 @@
-"""The `flux-remix` command: serve, generate, models, emulator.
+"""The `flux-remix` command: serve, generate, prompt, models, accounts, emulator.
 
 The CLI is the only place that turns errors into exit codes and messages.
 """
@@ -6,9 +6,10 @@ The CLI is the only place that turns errors into exit codes and messages.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from flux_remix import errors as e
-from flux_remix.settings import Settings, TranslateMode, load_settings
+from flux_remix.commands.exits import EXIT_CODES, INTERRUPTED, err, exit_code, fail
+from flux_remix.settings import Settings, load_settings
 
 app = typer.Typer(
     name="flux-remix",
@@ -27,35 +29,11 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
-err = Console(stderr=True)
-
-EXIT_CODES: tuple[tuple[type[e.FluxRemixError], int], ...] = (
-    (e.ConfigError, 2),
-    (e.AuthenticationError, 4),
-    (e.PermissionDeniedError, 4),
-    (e.RequestError, 3),
-    (e.ContentFlaggedError, 3),
-    (e.UpstreamBadInputError, 3),
-    (e.NoCapacityError, 5),
-    (e.QuotaExhaustedError, 5),
-    (e.CapacityError, 5),
-    (e.RateLimitedError, 5),
-    (e.UpstreamError, 6),
-)
-
-
-def exit_code(exc: e.FluxRemixError) -> int:
-    return next((code for cls, code in EXIT_CODES if isinstance(exc, cls)), 1)
-
-
-def fail(exc: e.FluxRemixError) -> typer.Exit:
-    err.print(f"[bold red]flux-remix:[/] {escape(exc.message)}", highlight=False)
-    return typer.Exit(exit_code(exc))
-
+__all__ = ["EXIT_CODES", "app", "exit_code", "fail", "main"]
 
 WranglerOpt = Annotated[
     Path | None,
-    typer.Option("--wrangler", help="Read the [vars] of an existing wrangler.toml (env wins)."),
+    typer.Option("--wrangler", help="Read the \\[vars] of an existing wrangler.toml (env wins)."),
 ]
 
 
@@ -74,15 +52,18 @@ def serve(
         bool, typer.Option("--demo", help="Run offline against the built-in emulator.")
     ] = False,
     wrangler: WranglerOpt = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+    log_level: Annotated[
+        str | None, typer.Option(help="debug, info, warning, error (default: LOG_LEVEL)")
+    ] = None,
 ) -> None:
     """Start the web app and APIs."""
-    import uvicorn
-
+    from flux_remix.logs import configure_logging, log
     from flux_remix.web import create_app
+    from flux_remix.web.server import serve as run_server
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     settings = _settings(wrangler, demo=demo) if demo else _settings(wrangler)
+    level = (log_level or settings.log_level).upper()
+    configure_logging(settings, fmt=settings.log_format, level=level)
     if not settings.demo and not settings.accounts:
         raise fail(
             e.ConfigError(
@@ -96,20 +77,28 @@ def serve(
     except e.ConfigError as exc:
         raise fail(exc) from None
     if settings.demo:
-        err.print("[yellow]Demo mode:[/] images come from the built-in emulator, not Cloudflare.")
+        log.warning("demo mode: images come from the built-in emulator, not Cloudflare")
     if not settings.auth_enabled:
-        err.print("[yellow]Warning:[/] API_KEY is not set: every route is open to anyone.")
-    err.print(f"flux-remix listening on http://{host}:{port}  (docs: /docs)")
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower(), access_log=False)
+        log.warning("API_KEY is not set: every route is open to anyone")
+    log.info("flux-remix listening on http://%s:%d  (docs: /docs)", host, port)
+    run_server(application, settings, host=host, port=port, log_level=level)
 
 
-def parse_size(size: str | None) -> tuple[int | None, int | None]:
-    if not size:
-        return None, None
-    w, sep, h = size.lower().partition("x")
-    if not sep or not w.isdigit() or not h.isdigit():
-        raise typer.BadParameter("expected WIDTHxHEIGHT, e.g. 1024x768", param_hint="--size")
-    return int(w), int(h)
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="FLUX_REMIX_SERVER",
+        help="Use a running flux-remix at this URL instead of working in-process.",
+    ),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--key", envvar="FLUX_REMIX_KEY", help="API key for --server.", show_default=False
+    ),
+]
 
 
 @app.command()
@@ -125,133 +114,228 @@ def generate(
     translate: Annotated[
         str | None, typer.Option(help="auto (CJK only), on/always, or off.")
     ] = None,
+    enhance: Annotated[
+        bool | None,
+        typer.Option("--enhance/--no-enhance", help="Rewrite into a detailed English prompt."),
+    ] = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Directory for images.")] = Path(),
+    server: ServerOpt = None,
+    key: KeyOpt = None,
     demo: Annotated[bool, typer.Option("--demo", help="Use the built-in emulator.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     wrangler: WranglerOpt = None,
 ) -> None:
-    """Generate images in-process (settings from the environment) and write them to files."""
-    from flux_remix.runtime import open_runtime
-    from flux_remix.schemas import ImageRequest
+    """Generate images and write them as files named by image id (in-process or on --server)."""
+    from flux_remix.commands import generate as gen
 
-    width, height = parse_size(size)
-    mode: TranslateMode | None = None
-    if translate is not None:
-        mapping: dict[str, TranslateMode] = {
-            "on": "always",
-            "always": "always",
-            "auto": "auto",
-            "off": "off",
-        }
-        if translate.lower() not in mapping:
-            raise typer.BadParameter("expected auto, on or off", param_hint="--translate")
-        mode = mapping[translate.lower()]
-    settings = _settings(wrangler, demo=True) if demo else _settings(wrangler)
+    mode = gen.TRANSLATE_MODES.get(translate.lower()) if translate is not None else None
+    if translate is not None and mode is None:
+        raise typer.BadParameter("expected auto, on or off", param_hint="--translate")
+    if server and demo:
+        raise typer.BadParameter("--demo runs in-process; leave it out with --server")
+    show = not as_json and err.is_terminal
     try:
-        req = ImageRequest(
-            prompt=prompt,
-            model=model,
-            n=n,
-            width=width,
-            height=height,
-            seed=seed,
-            steps=steps,
-            guidance=guidance,
-            negative_prompt=negative,
-            translate=mode,
+        width, height = gen.parse_size(size)
+        req = gen.build_request(
+            {
+                "prompt": prompt,
+                "model": model,
+                "n": n,
+                "width": width,
+                "height": height,
+                "seed": seed,
+                "steps": steps,
+                "guidance": guidance,
+                "negative_prompt": negative,
+                "translate": mode,
+                "enhance": enhance,
+            }
         )
-    except ValueError as exc:
-        raise fail(e.RequestError(str(exc).splitlines()[-1])) from None
-
-    async def run() -> dict[str, Any]:
-        async with open_runtime(settings) as runtime:
-            with err.status(f"Generating with {runtime.service.resolve_model(model).name}…"):
-                g = await runtime.service.generate(req)
-        output.mkdir(parents=True, exist_ok=True)
-        files = []
-        for i, image in enumerate(g.images):
-            ext = "jpg" if image.format == "jpeg" else "png"
-            path = output / f"{g.id}-{i}.{ext}"
-            tmp = path.with_suffix(path.suffix + ".part")
-            tmp.write_bytes(image.data)
-            tmp.replace(path)
-            files.append(
-                {
-                    "path": str(path),
-                    "seed": image.seed,
-                    "width": image.width,
-                    "height": image.height,
-                    "neurons": image.neurons,
-                }
+        if server:
+            result = gen.run_remote(server, key, req, output, err, show=show)
+        else:
+            settings = (
+                load_settings(wrangler_toml=wrangler, demo=True)
+                if demo
+                else load_settings(wrangler_toml=wrangler)
             )
-        return {
-            "id": g.id,
-            "model": g.model_id,
-            "prompt": g.prompt.original,
-            "final_prompt": g.params["prompt"],
-            "translator": g.prompt.translator,
-            "params": g.params,
-            "neurons": g.neurons,
-            "files": files,
-            "demo": g.demo,
-            "errors": list(g.errors),
-        }
-
-    try:
-        result = asyncio.run(run())
+            result = gen.run_local(settings, req, output, err, show=show)
     except e.FluxRemixError as exc:
-        raise fail(exc) from None
+        raise fail(exc, as_json=as_json) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]")
+        raise typer.Exit(INTERRUPTED) from None
     if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
         return
-    table = Table(show_header=False, box=None)
-    for key in ("model", "final_prompt", "translator", "neurons"):
-        table.add_row(key, escape(str(result[key])))
-    for name, value in result["params"].items():
-        if name not in ("model", "prompt"):
-            table.add_row(name, escape(str(value)))
-    out.print(table)
-    for f in result["files"]:
-        out.print(f"[green]wrote[/] {f['path']}  ({f['width']}x{f['height']}, seed {f['seed']})")
+    gen.print_result(out, result)
 
 
 @app.command()
-def models(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the models with their parameters, limits and prices."""
-    from flux_remix.catalog import build_catalog
-    from flux_remix.web.models_view import describe_models
+def history(
+    query: Annotated[str | None, typer.Argument(help="Text to find in any prompt.")] = None,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Only this model.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(formats=DATE_FORMATS, help="Created at or after (UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(formats=DATE_FORMATS, help="Created before (UTC).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("-l", "--limit", min=1, help="At most this many (default 20; export: all)."),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export", help="Write the matches as JSON lines to this file ('-': stdout)."
+        ),
+    ] = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    wrangler: WranglerOpt = None,
+) -> None:
+    """Search the stored images (newest first), or export them as JSON lines."""
+    from flux_remix.commands import history as h
 
-    settings = _settings(None)
+    filters = h.Filters(query.strip() or None if query else None, model, h.utc(since), h.utc(until))
+    limit = limit if limit is not None or export is not None else 20
+    records: list[dict[str, Any]] = []
+    sink = sys.stdout if export == Path("-") else None
     try:
-        catalog = build_catalog(settings.customer_model_map, settings.flux_num_steps)
-    except e.ConfigError as exc:
-        raise fail(exc) from None
-    described = describe_models(catalog)
+        with contextlib.ExitStack() as stack:
+            if export is not None and sink is None:
+                sink = stack.enter_context(export.open("w", encoding="utf-8"))
+
+            def emit(record: dict[str, Any]) -> None:
+                if sink is None:
+                    records.append(record)
+                else:
+                    sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+            if server:
+                count = h.each_remote(server, key, filters, limit, emit)
+            else:
+                count = h.each_local(load_settings(wrangler_toml=wrangler), filters, limit, emit)
+    except e.FluxRemixError as exc:
+        raise fail(exc, as_json=as_json) from None
+    except OSError as exc:
+        err.print(f"[bold red]flux-remix:[/] cannot write {escape(str(export))}: {exc.strerror}")
+        raise typer.Exit(1) from None
+    if export is not None:
+        if export != Path("-"):
+            err.print(f"exported {count} image record(s) to {escape(str(export))}")
+        return
+    if as_json:
+        sys.stdout.write(json.dumps({"images": records}, ensure_ascii=False) + "\n")
+        return
+    h.print_table(out, records)
+
+
+@app.command()
+def models(
+    server: ServerOpt = None,
+    key: KeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """List the models with their parameters, limits and prices."""
+    from flux_remix.commands import models as m
+
+    try:
+        described = m.remote_models(server, key) if server else m.local_models(load_settings())
+    except e.FluxRemixError as exc:
+        raise fail(exc, as_json=as_json) from None
     if as_json:
         sys.stdout.write(json.dumps(described, ensure_ascii=False) + "\n")
         return
-    table = Table(title="Workers AI image models")
-    for col in ("model", "aliases", "size", "parameters", "neurons (default)"):
+    m.print_models(out, described)
+
+
+@app.command()
+def accounts(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the built-in emulator.")] = False,
+    wrangler: WranglerOpt = None,
+) -> None:
+    """Each Cloudflare account by label: token check, state, neurons used and left today."""
+    from flux_remix.runtime import open_runtime
+
+    settings = _settings(wrangler, demo=True) if demo else _settings(wrangler)
+
+    async def run() -> list[dict[str, Any]]:
+        async with open_runtime(settings) as runtime:  # checks every token on the way in
+            return [s.public() for s in await runtime.pool.status()]
+
+    try:
+        rows = asyncio.run(run())
+    except e.FluxRemixError as exc:
+        raise fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps({"accounts": rows}, ensure_ascii=False) + "\n")
+        return
+    colours = {"healthy": "green", "cooling_down": "yellow", "exhausted": "yellow"}
+    table = Table(title="Cloudflare accounts (neurons: today, UTC)")
+    for col in ("account", "state", "neurons used", "left", "ok / failed", "until", "reason"):
         table.add_column(col)
-    for m in described:
-        s = m["size"]
-        size = (
-            f"{s['default_width']}x{s['default_height']} fixed"
-            if s["fixed"]
-            else f"{s['min']}-{s['max']} (default {s['default_width']}x{s['default_height']})"
+    for r in rows:
+        colour = colours.get(r["state"], "red")
+        table.add_row(
+            escape(r["label"]),
+            f"[{colour}]{r['state']}[/]",
+            f"{r['neurons_used_today']:,.1f}",
+            f"{r['neurons_left_today']:,.1f}",
+            f"{r['successes_today']} / {r['failures_today']}",
+            escape((r["available_at"] or "")[:19].replace("T", " ")),
+            escape(r["reason"] or ""),
         )
-        params = ", ".join(
-            p["name"]
-            + (
-                f" {p['min']:g}-{p['max']:g}"
-                if p["min"] is not None and p["max"] is not None and p["name"] != "seed"
-                else ""
-            )
-            for p in m["params"]
-        )
-        cells = (f"{m['name']}\n{m['id']}", ", ".join(m["aliases"]), size, params)
-        table.add_row(*(escape(c) for c in cells), f"{m['default_neurons']:g}")
     out.print(table)
+
+
+@app.command()
+def prompt(
+    text: Annotated[str, typer.Argument(help="The prompt (any language).")],
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Alias or model id.")] = None,
+    translate: Annotated[
+        str | None, typer.Option(help="auto (CJK only), on/always, or off.")
+    ] = None,
+    enhance: Annotated[
+        bool | None,
+        typer.Option("--enhance/--no-enhance", help="Rewrite into a detailed English prompt."),
+    ] = None,
+    server: ServerOpt = None,
+    key: KeyOpt = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Use the built-in emulator.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    wrangler: WranglerOpt = None,
+) -> None:
+    """Preview the translated / enhanced prompt (and any 16:9 hint) without generating."""
+    from pydantic import ValidationError
+
+    from flux_remix.commands import prompt as preview
+    from flux_remix.commands.generate import TRANSLATE_MODES
+    from flux_remix.web.routes.prompt import PromptPreviewRequest
+
+    mode = TRANSLATE_MODES.get(translate.lower()) if translate is not None else None
+    if translate is not None and mode is None:
+        raise typer.BadParameter("expected auto, on or off", param_hint="--translate")
+    if server and demo:
+        raise typer.BadParameter("--demo runs in-process; leave it out with --server")
+    try:
+        body = PromptPreviewRequest(prompt=text, model=model, translate=mode, enhance=enhance)
+        if server:
+            result = preview.run_remote(server, key, body)
+        else:
+            settings = _settings(wrangler, demo=True) if demo else _settings(wrangler)
+            result = preview.run_local(settings, body)
+    except ValidationError as exc:
+        raise fail(e.RequestError(str(exc.errors()[0]["msg"])), as_json=as_json) from None
+    except e.FluxRemixError as exc:
+        raise fail(exc, as_json=as_json) from None
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    preview.print_preview(out, result)
 
 
 @app.command()

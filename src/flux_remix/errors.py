@@ -6,7 +6,8 @@
     │   ├── InvalidParameterError     a field outside the model's limits (422, names field + limit)
     │   ├── UnknownModelError         no such model or alias (404)
     │   ├── AuthenticationError       missing or wrong API key (401)
-    │   └── PermissionDeniedError     a valid key without the needed role (403)
+    │   ├── PermissionDeniedError     a valid key without the needed role (403)
+    │   └── NotFoundError             no such image, or not one this key may see (404)
     ├── UpstreamError                 Cloudflare refused or failed the call
     │   ├── QuotaExhaustedError       daily free neurons used up (4006 / 3036)
     │   ├── CapacityError             capacity temporarily exceeded (3040)
@@ -20,7 +21,8 @@
     │   ├── UpstreamServerError       5xx from Cloudflare
     │   ├── UpstreamConnectionError   no connection could be made
     │   └── MalformedResponseError    a body that is not what the contract promises
-    └── NoCapacityError               every account is exhausted, cooling down or disabled
+    ├── NoCapacityError               every account is exhausted, cooling down or disabled
+    └── StorageError                  the metadata or blob store failed (503)
 
 Only the upstream client turns HTTP responses into `UpstreamError`s; only the web layer turns
 errors into status codes and JSON; only the CLI turns them into exit codes. The service never
@@ -75,6 +77,10 @@ class AuthenticationError(RequestError):
 
 class PermissionDeniedError(RequestError):
     kind = "permission_denied"
+
+
+class NotFoundError(RequestError):
+    kind = "not_found"
 
 
 class UpstreamError(FluxRemixError):
@@ -162,3 +168,9 @@ class NoCapacityError(FluxRemixError):
         self.retry_after = retry_after
         self.available_at = available_at
         self.exhausted = exhausted
+
+
+class StorageError(FluxRemixError):
+    """The metadata database or the blob store failed; nothing was half-written."""
+
+    kind = "storage_error"

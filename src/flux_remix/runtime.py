@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from flux_remix.accounts import AccountPool
+from flux_remix.accounts.setup import open_pool
 from flux_remix.catalog import RETIRED_TEXT_MODELS, Catalog, build_catalog
 from flux_remix.errors import ConfigError, UnknownModelError
-from flux_remix.prompts import PromptTranslator
+from flux_remix.metrics import Metrics
+from flux_remix.prompts import build_pipeline
+from flux_remix.redis_client import open_redis
 from flux_remix.service import ImageService
 from flux_remix.settings import Account, Settings
+from flux_remix.storage import open_storage
 from flux_remix.upstream import WorkersAIClient
 
 log = logging.getLogger("flux_remix")
@@ -36,6 +41,8 @@ class Runtime:
     client: WorkersAIClient
     pool: AccountPool
     service: ImageService
+    metrics: Metrics
+    redis: Redis | None = None  # the shared client when REDIS_URL is set (bytes replies)
 
 
 def check_catalog(settings: Settings) -> Catalog:
@@ -46,10 +53,11 @@ def check_catalog(settings: Settings) -> Catalog:
     except UnknownModelError as exc:
         raise ConfigError(f"invalid configuration: DEFAULT_MODEL: {exc.message}") from None
     retired = RETIRED_TEXT_MODELS.get(settings.translate_model)
-    if retired:
+    uses_it = settings.translator == "llm" and not settings.use_external_api
+    if retired and uses_it:
         log.warning(
-            "CF_TRANSLATE_MODEL %s is %s; translations will fail and fall back to the original "
-            "prompt. Set CF_TRANSLATE_MODEL to a current model such as "
+            "CF_TRANSLATE_MODEL %s is %s; LLM translation will fail and fall back to the offline "
+            "dictionary. Set CF_TRANSLATE_MODEL to a current model such as "
             "@cf/meta/llama-3.1-8b-instruct-fast.",
             settings.translate_model,
             retired,
@@ -75,12 +83,16 @@ def demo_settings(settings: Settings) -> tuple[Settings, httpx.AsyncBaseTranspor
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Runtime]:
     """Everything a request needs, with one long-lived HTTP client closed on exit."""
     if settings.demo and transport is None:
         settings, transport = demo_settings(settings)
     catalog = check_catalog(settings)
+    metrics = metrics or Metrics(demo=settings.demo)
     if not settings.accounts:
         raise ConfigError(
             "invalid configuration: CF_ACCOUNT_LIST: no Cloudflare accounts configured. Set "
@@ -89,9 +101,18 @@ async def open_runtime(
     for noisy in ("httpx", "httpcore"):  # their INFO lines carry URLs with account ids
         logging.getLogger(noisy).setLevel(logging.WARNING)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    async with httpx.AsyncClient(transport=transport, limits=limits) as http:
-        client = WorkersAIClient(http, settings.cf_api_base, timeout=settings.upstream_timeout)
-        pool = AccountPool(settings.accounts)
-        translator = PromptTranslator(client, pool, settings.translate_model)
-        service = ImageService(settings, catalog, client, pool, translator)
-        yield Runtime(settings, catalog, http, client, pool, service)
+    async with (
+        AsyncExitStack() as stack,
+        httpx.AsyncClient(transport=transport, limits=limits) as http,
+    ):
+        redis = await stack.enter_async_context(open_redis(settings))
+        store = await stack.enter_async_context(open_storage(settings))
+        client = WorkersAIClient(
+            http, settings.cf_api_base, timeout=settings.upstream_timeout, metrics=metrics
+        )
+        pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
+        prompts = build_pipeline(settings, client, pool, http, redis)
+        service = ImageService(
+            settings, catalog, client, pool, prompts, store=store, redis=redis, metrics=metrics
+        )
+        yield Runtime(settings, catalog, http, client, pool, service, metrics, redis)

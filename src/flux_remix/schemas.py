@@ -16,6 +16,8 @@ from flux_remix.settings import TranslateMode
 
 ImageFormat = Literal["png", "jpeg"]
 Translator = Literal["llm", "dictionary", "none"]
+CacheOutcome = Literal["miss", "hit", "joined"]  # new / answered from storage / shared in flight
+ResponseFormat = Literal["b64_json", "url"]
 
 MAX_PROMPT_CHARS = 8192  # a hard cap before any work; each model's own limit is checked too
 MAX_IMAGES_PER_REQUEST = 8
@@ -44,6 +46,13 @@ class ImageRequest(BaseModel):
     translate: TranslateMode | None = Field(
         default=None, description="off / auto (only CJK prompts) / always; server default if unset"
     )
+    enhance: bool | None = Field(
+        default=None,
+        description="Rewrite into a detailed English prompt with the LLM; server default if unset",
+    )
+    response_format: ResponseFormat = Field(
+        default="b64_json", description="b64_json (image bytes inline) or url (/images/{id}.ext)"
+    )
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class GeneratedImage:
     seed: int
     neurons: float
     account: str  # the account's label, never its id
+    cache: CacheOutcome = "miss"
 
     @property
     def mime(self) -> str:
@@ -73,6 +83,10 @@ class PromptOutcome:
     translator: Translator
     translated: bool
     note: str | None = None  # why translation was skipped or fell back
+    enhanced: bool = False  # the LLM rewrote it into a detailed English prompt
+    cached: bool = False  # the LLM's answer came from the prompt cache
+    neurons: float = 0.0  # what the LLM call cost (0 when cached, offline or external)
+    aspect: str | None = None  # a trailing ratio such as "16:9" cut from the prompt
 
 
 @dataclass
@@ -99,19 +113,48 @@ class Generation:
     demo: bool = False
     created: float = 0.0
     errors: tuple[str, ...] = field(default_factory=tuple)
+    key_id: str | None = None  # the API key that asked (a hash), None with auth off
+    failures: tuple[ImageFailure, ...] = field(default_factory=tuple)
 
     @property
     def neurons(self) -> float:
         return round(sum(i.neurons for i in self.images), 2)
 
+    @property
+    def cache(self) -> Literal["hit", "miss", "partial"]:
+        """`hit` when no image needed an upstream call, `miss` when all did."""
+        fresh = sum(1 for i in self.images if i.cache == "miss")
+        return "miss" if fresh == len(self.images) else "hit" if fresh == 0 else "partial"
+
+
+@dataclass(frozen=True)
+class ImageFailure:
+    """One image of a batch that could not be made (the others were)."""
+
+    seed: int
+    type: str  # the error's kind, e.g. "rate_limited"
+    message: str
+
+    def __str__(self) -> str:
+        return f"image with seed {self.seed} failed ({self.type}): {self.message}"
+
 
 class PublicImage(BaseModel):
-    b64_json: str
+    id: str
+    url: str
+    b64_json: str | None = Field(description="Base64 bytes; null with response_format=url")
     mime_type: str
     width: int
     height: int
     seed: int
     neurons: float
+    cache: CacheOutcome
+
+
+class PublicFailure(BaseModel):
+    seed: int
+    type: str
+    message: str
 
 
 class NativeImageResponse(BaseModel):
@@ -126,8 +169,16 @@ class NativeImageResponse(BaseModel):
     final_prompt: str
     translator: Translator
     translation_note: str | None
+    enhanced: bool = Field(default=False, description="The LLM rewrote the prompt (enhance)")
+    prompt_cache_hit: bool = Field(default=False, description="The LLM answer came from cache")
+    prompt_neurons: float = Field(default=0.0, description="Neurons the LLM call cost")
+    aspect_hint: str | None = Field(default=None, description="Ratio cut from the prompt")
     params: dict[str, Any]
     images: list[PublicImage]
+    errors: list[PublicFailure] = Field(
+        default_factory=list, description="Images of the batch that failed (the rest succeeded)"
+    )
+    cache: Literal["hit", "miss", "partial"] = "miss"
     neurons: float
     timings: dict[str, float]
     demo: bool

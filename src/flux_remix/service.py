@@ -1,27 +1,42 @@
 """`ImageService.generate()`: the one pipeline every route and the CLI go through.
 
-validate against the model → translate the prompt → pick an account and call Cloudflare (with
-failover) → count neurons → hand back images and the parameters that made them.
+validate against the model → translate the prompt → cache lookup (and join an identical call in
+flight) → pick an account and call Cloudflare (with failover) → count neurons → store image and
+metadata → hand back images and the parameters that made them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.asyncio import Redis
+
 from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
-from flux_remix.prompts import PromptTranslator
-from flux_remix.schemas import GeneratedImage, Generation, ImageRequest, Timings
+from flux_remix.facts import note
+from flux_remix.metrics import Metrics
+from flux_remix.prompts import AspectHint, PromptPipeline, apply_aspect_hint
+from flux_remix.schemas import (
+    GeneratedImage,
+    Generation,
+    ImageFailure,
+    ImageRequest,
+    PromptOutcome,
+    Timings,
+)
 from flux_remix.settings import Account, Settings
+from flux_remix.storage import Flights, ImageStore
+from flux_remix.storage.keeper import Job, Keeper
 from flux_remix.upstream import UpstreamImage, WorkersAIClient
 from flux_remix.validation import EffectiveParams, check_final_prompt, validate_request
 
-# Progress stages, in order: queued → translating → generating → done.
+# Progress stages, in order: queued → translating → generating → stored (once per image) → done.
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -36,13 +51,22 @@ class ImageService:
         catalog: Catalog,
         client: WorkersAIClient,
         pool: AccountPool,
-        translator: PromptTranslator,
+        prompts: PromptPipeline,
+        *,
+        store: ImageStore,
+        redis: Redis | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.client = client
         self.pool = pool
-        self.translator = translator
+        self.prompts = prompts
+        self.store = store
+        self.keeper = Keeper(
+            store, Flights(redis, settings.redis_prefix), settings.request_deadline
+        )
+        self.metrics = metrics or Metrics(demo=settings.demo)
 
     def resolve_model(self, name: str | None) -> ModelSpec:
         return self.catalog.resolve(name or self.settings.effective_default_model)
@@ -55,36 +79,73 @@ class ImageService:
         progress: Progress = _no_progress,
     ) -> Generation:
         """Generate `req.n` images; raise a `FluxRemixError` when none could be made."""
+        model = "unknown"  # a metrics label: never the caller's raw string
+        with self.metrics.generation_in_flight():
+            try:
+                model = self.resolve_model(req.model).id
+                note(model=model)
+                generation = await self._generate(req, key_id=key_id, progress=progress)
+            except e.FluxRemixError as err:
+                self.metrics.generation(model, err.kind)
+                raise
+        self.metrics.generation(model, "ok", images=len(generation.images))
+        for image in generation.images:
+            note(account=image.account, images=1)
+        note(cache=generation.cache)
+        return generation
+
+    async def _generate(
+        self, req: ImageRequest, *, key_id: str | None, progress: Progress
+    ) -> Generation:
         started = time.perf_counter()
         timings = Timings()
         spec = self.resolve_model(req.model)
-        params = validate_request(spec, req)
+        sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
+        params = validate_request(spec, sized)
         await progress("queued", {"model": spec.id})
 
-        mode = req.translate or self.settings.translate_default
-        await progress("translating", {"mode": mode})
+        await progress("translating", {"mode": sized.translate or self.settings.translate_default})
         t0 = time.perf_counter()
-        outcome = await self.translator.translate(req.prompt, mode)
+        outcome = await self.prepare_prompt(spec, sized, hint, original=req.prompt)
         timings.translate_ms = (time.perf_counter() - t0) * 1000
+        self.metrics.translation(outcome.translator)
+        note(translator=outcome.translator)
         prompt = check_final_prompt(spec, outcome.final)
 
         await progress("generating", {"prompt": prompt, "n": req.n})
         t0 = time.perf_counter()
+        job = Job(
+            generation_id=uuid.uuid4().hex,
+            key_id=key_id,
+            model_name=spec.name,
+            prompt=outcome,
+            cacheable=req.seed is not None,
+            translate_ms=timings.translate_ms,
+            demo=self.settings.demo,
+        )
         seeds = [(params.seed + i) % (SEED_MAX + 1) for i in range(req.n)]
         results = await asyncio.gather(
-            *(self._one(params.with_seed(s), prompt) for s in seeds), return_exceptions=True
+            *(self._image(job, params.with_seed(s), prompt, progress) for s in seeds),
+            return_exceptions=True,
         )
         timings.generate_ms = (time.perf_counter() - t0) * 1000
         images = tuple(r for r in results if isinstance(r, GeneratedImage))
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for failure in failures:
+        failures = [
+            (s, r) for s, r in zip(seeds, results, strict=True) if isinstance(r, BaseException)
+        ]
+        for _, failure in failures:
             if not isinstance(failure, e.FluxRemixError):
                 raise failure
         if not images:
-            raise failures[0]
+            raise failures[0][1]
+        failed = tuple(
+            ImageFailure(s, f.kind, f.message)
+            for s, f in failures
+            if isinstance(f, e.FluxRemixError)
+        )
         timings.total_ms = (time.perf_counter() - started) * 1000
         generation = Generation(
-            id=uuid.uuid4().hex,
+            id=job.generation_id,
             model_id=spec.id,
             model_name=spec.name,
             prompt=outcome,
@@ -93,22 +154,66 @@ class ImageService:
             timings=timings,
             demo=self.settings.demo,
             created=time.time(),
-            errors=tuple(str(f) for f in failures),
+            errors=tuple(str(f) for f in failed),
+            key_id=key_id,
+            failures=failed,
         )
         await progress("done", {"id": generation.id, "images": len(images)})
         return generation
+
+    async def prepare_prompt(
+        self,
+        spec: ModelSpec,
+        req: ImageRequest,
+        hint: AspectHint | None = None,
+        *,
+        original: str | None = None,
+    ) -> PromptOutcome:
+        """Translate / enhance `req.prompt` per the request, else the server defaults."""
+        mode = req.translate or self.settings.translate_default
+        enhance = self.settings.enhance_default if req.enhance is None else req.enhance
+        outcome = await self.prompts.prepare(
+            req.prompt, mode=mode, enhance=enhance, limit=spec.prompt_max
+        )
+        if outcome.translator == "llm":
+            self.metrics.cache_lookup("prompt", "hit" if outcome.cached else "miss")
+        if hint is not None:
+            notes = "; ".join(n for n in (outcome.note, hint.note) if n)
+            outcome = dataclasses.replace(outcome, aspect=hint.ratio, note=notes)
+        if original is not None:
+            outcome = dataclasses.replace(outcome, original=original)
+        return outcome
+
+    async def preview_prompt(
+        self, req: ImageRequest
+    ) -> tuple[ModelSpec, ImageRequest, PromptOutcome]:
+        """What `generate` would send upstream for `req`: model, sized request, prompt."""
+        spec = self.resolve_model(req.model)
+        sized, hint = apply_aspect_hint(spec, req)
+        return spec, sized, await self.prepare_prompt(spec, sized, hint, original=req.prompt)
+
+    async def _image(
+        self, job: Job, params: EffectiveParams, prompt: str, progress: Progress
+    ) -> GeneratedImage:
+        """One image: from the cache, shared with an identical call, or made and stored."""
+        image = await self.keeper.obtain(job, params, prompt, lambda: self._one(params, prompt))
+        if job.cacheable:
+            self.metrics.cache_lookup("image", image.cache)
+        await progress("stored", {"id": image.id, "seed": image.seed, "cache": image.cache})
+        return image
 
     async def _one(self, params: EffectiveParams, prompt: str) -> GeneratedImage:
         async def call(account: Account) -> UpstreamImage:
             return await self.client.run_image(account, params, prompt)
 
-        result, account = await self.pool.run(call, deadline=self.settings.request_deadline)
-        neurons = (
-            result.neurons
-            if result.neurons is not None
-            else params.model.estimate_neurons(params.price_inputs())
+        estimate = params.model.estimate_neurons(params.price_inputs())
+        result, account = await self.pool.run(
+            call,
+            deadline=self.settings.request_deadline,
+            cost=estimate,
+            neurons=lambda r: r.neurons,  # charged: the cf-ai-neurons header, else the estimate
         )
-        self.pool.charge(account, neurons)
+        neurons = result.neurons if result.neurons is not None else estimate
         return GeneratedImage(
             id=uuid.uuid4().hex,
             data=result.data,

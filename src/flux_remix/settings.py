@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ from flux_remix.errors import ConfigError
 TranslateMode = Literal["off", "auto", "always"]
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 
+_ORIGIN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s]+$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -57,6 +59,12 @@ class Settings(BaseModel):
     external_api: str | None = Field(default=None, alias="EXTERNAL_API")
     external_model: str | None = Field(default=None, alias="EXTERNAL_MODEL")
     external_api_key: SecretStr | None = Field(default=None, alias="EXTERNAL_API_KEY")
+    translator: Literal["llm", "dictionary"] = Field(default="llm", alias="FLUX_REMIX_TRANSLATOR")
+    enhance_default: bool = Field(default=False, alias="FLUX_REMIX_ENHANCE")
+    llm_timeout: float = Field(default=30.0, gt=0, le=600, alias="FLUX_REMIX_LLM_TIMEOUT")
+    prompt_cache_size: int = Field(
+        default=1024, ge=0, le=1_000_000, alias="FLUX_REMIX_PROMPT_CACHE_SIZE"
+    )
     flux_num_steps: int = Field(default=4, ge=1, le=8, alias="FLUX_NUM_STEPS")
     customer_model_map: dict[str, str] = Field(default_factory=dict, alias="CUSTOMER_MODEL_MAP")
     default_model: str | None = Field(default=None, alias="DEFAULT_MODEL")
@@ -66,8 +74,28 @@ class Settings(BaseModel):
         default=120.0, gt=0, le=600, alias="FLUX_REMIX_UPSTREAM_TIMEOUT"
     )
     request_deadline: float = Field(default=180.0, gt=0, le=1800, alias="FLUX_REMIX_DEADLINE")
+    daily_neurons: float = Field(default=10_000.0, gt=0, alias="FLUX_REMIX_DAILY_NEURONS")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_prefix: str = Field(default="flux-remix:", min_length=1, alias="REDIS_PREFIX")
+    database_url: SecretStr | None = Field(default=None, alias="DATABASE_URL")
+    object_store_url: str | None = Field(default=None, alias="OBJECT_STORE_URL")
+    object_store_bucket: str = Field(
+        default="flux-remix",
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        alias="OBJECT_STORE_BUCKET",
+    )
+    object_store_access_key: str | None = Field(default=None, alias="OBJECT_STORE_ACCESS_KEY")
+    object_store_secret_key: SecretStr | None = Field(default=None, alias="OBJECT_STORE_SECRET_KEY")
+    object_store_region: str = Field(default="us-east-1", min_length=1, alias="OBJECT_STORE_REGION")
     public_base_url: str | None = Field(default=None, alias="PUBLIC_BASE_URL")
-    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    cors_origins: tuple[str, ...] = Field(default=(), alias="CORS_ORIGINS")
+    sse_keepalive: float = Field(default=10.0, gt=0, le=300, alias="FLUX_REMIX_SSE_KEEPALIVE")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="LOG_LEVEL"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+    shutdown_timeout: int = Field(default=30, ge=0, le=3600, alias="FLUX_REMIX_SHUTDOWN_TIMEOUT")
+    session_secret: SecretStr | None = Field(default=None, alias="FLUX_REMIX_SESSION_SECRET")
     demo: bool = False
 
     # --- parsing of the original's string formats ------------------------------------------
@@ -83,15 +111,7 @@ class Settings(BaseModel):
     @classmethod
     def _parse_accounts(cls, value: Any) -> Any:
         if isinstance(value, str):
-            if not value.strip():
-                return ()
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"not valid JSON ({exc.msg} at position {exc.pos}); expected "
-                    '[{"account_id": "...", "token": "..."}]'
-                ) from None
+            value = _load_json(value, '[{"account_id": "...", "token": "..."}]', ())
         if not isinstance(value, list | tuple):
             raise ValueError('expected a JSON list like [{"account_id": "...", "token": "..."}]')
         accounts: list[Account] = []
@@ -126,40 +146,45 @@ class Settings(BaseModel):
             return "auto" if value else "off"
         if isinstance(value, str):
             v = value.strip().lower()
-            if v in _TRUE:
-                return "auto"
-            if v in _FALSE:
-                return "off"
             if v in ("auto", "always", "off"):
                 return v
-            raise ValueError("expected true/false (or auto/always/off)")
+            return "auto" if _bool_word(v, "expected true/false (or auto/always/off)") else "off"
         return value
 
-    @field_validator("use_external_api", mode="before")
+    @field_validator("log_level", "log_format", "translator", mode="before")
+    @classmethod
+    def _fold_case(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        for origin in value:
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"'{origin}' is not an origin; expected '*' or comma-separated origins "
+                    "like https://chat.example.com (scheme and host, no path)"
+                )
+        return tuple(value)
+
+    @field_validator("use_external_api", "enhance_default", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):
-            v = value.strip().lower()
-            if v in _TRUE:
-                return True
-            if v in _FALSE:
-                return False
-            raise ValueError("expected true or false")
+            return _bool_word(value, "expected true or false")
         return value
 
     @field_validator("customer_model_map", mode="before")
     @classmethod
     def _parse_map(cls, value: Any) -> Any:
         if isinstance(value, str):
-            if not value.strip():
-                return {}
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"not valid JSON ({exc.msg} at position {exc.pos}); expected "
-                    '{"alias": "@cf/..."}'
-                ) from None
+            value = _load_json(value, '{"alias": "@cf/..."}', {})
         if not isinstance(value, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
             for k, v in value.items()
@@ -183,6 +208,60 @@ class Settings(BaseModel):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _check_session_secret(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if len(value.strip()) < 16:
+                raise ValueError("must be at least 16 characters (a long random string)")
+            return value.strip()
+        return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _check_database_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().startswith(("postgresql://", "postgres://")):
+                raise ValueError(
+                    "expected a PostgreSQL URL such as postgresql://user:password@host:5432/db "
+                    "(unset it to keep history in SQLite in FLUX_REMIX_DATA_DIR)"
+                )
+            return value.strip()
+        return value
+
+    @field_validator("object_store_url", mode="before")
+    @classmethod
+    def _check_object_store_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().startswith(("http://", "https://")):
+                raise ValueError(
+                    "expected the store's http(s) endpoint, e.g. http://127.0.0.1:8333"
+                )
+            return value.strip().rstrip("/")
+        return value
+
+    @field_validator("object_store_access_key", "object_store_secret_key", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _check_redis_url(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("expected a URL such as redis://127.0.0.1:6379/0")
+            return value.strip()
+        return value
+
     # --- derived --------------------------------------------------------------------------
 
     @property
@@ -200,6 +279,27 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "flux-remix.sqlite3"
+
+
+def _bool_word(value: str, problem: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ValueError(problem)
+
+
+def _load_json(value: str, example: str, empty: Any) -> Any:
+    """JSON from an environment string; an empty string is `empty`."""
+    if not value.strip():
+        return empty
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"not valid JSON ({exc.msg} at position {exc.pos}); expected {example}"
+        ) from None
 
 
 def _default_data_dir() -> Path:
@@ -264,4 +364,11 @@ def _check_consistency(settings: Settings) -> None:
         raise ConfigError(
             "invalid configuration: USE_EXTERNAL_API is true but EXTERNAL_API and "
             "EXTERNAL_MODEL are not both set"
+        )
+    if settings.object_store_url and not (
+        settings.object_store_access_key and settings.object_store_secret_key
+    ):
+        raise ConfigError(
+            "invalid configuration: OBJECT_STORE_URL is set but OBJECT_STORE_ACCESS_KEY and "
+            "OBJECT_STORE_SECRET_KEY are not both set"
         )

@@ -123,7 +123,7 @@ def test_chinese_prompt_is_translated_and_english_is_not(app_server, emulator):
     assert len(text_calls(emulator)) == 1
 
 
-def test_translation_failure_falls_back_to_the_original_prompt(app_server, emulator):
+def test_translation_failure_falls_back_to_the_offline_dictionary(app_server, emulator):
     from flux_remix.emulator import FaultSpec
 
     emulator.state.add_fault(
@@ -131,9 +131,9 @@ def test_translation_failure_falls_back_to_the_original_prompt(app_server, emula
     )
     with app_server.client(headers=AUTH) as c:
         body = c.post("/api/v1/images", json={"prompt": "一只猫", "model": "DS-8-CF"}).json()
-    assert body["final_prompt"] == "一只猫"
-    assert body["translator"] == "none"
-    assert body["translation_note"].startswith("translation failed")
+    assert body["final_prompt"] == "cat"
+    assert body["translator"] == "dictionary"
+    assert body["translation_note"].startswith("LLM translation failed")
     assert len(image_calls(emulator)) == 1
 
 

@@ -1,217 +1,283 @@
-"""Pick a healthy account, call through it, and fail over on retryable errors.
+"""Pick a healthy account, call through it, fail over, and charge the neurons it spent.
 
-State is in-process here. Selection is round robin among usable accounts; every account is tried
-before giving up, bounded by a total deadline.
+`AccountPool.run(call, deadline=..., cost=..., neurons=...)` is the only way to reach
+Cloudflare through an account. Per attempt it reads the shared state, picks an account
+(selection.py), calls, and on failure applies `classify()` (policy.py) to the account:
+exhausted until 00:00 UTC, cooling down, disabled, or retried once. It fails over across every
+account before giving up, within the total deadline, waits briefly when the only capacity left
+returns within a few seconds, and otherwise raises `NoCapacityError` saying when it returns.
+Every success is charged to the daily ledger: the neurons Cloudflare reported, else `cost`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from flux_remix import errors as e
-from flux_remix.accounts.policy import Action, classify, next_utc_midnight
+from flux_remix.accounts.memory import MemoryState
+from flux_remix.accounts.policy import Action, Decision, classify, next_utc_midnight, utc_day
+from flux_remix.accounts.selection import View, no_capacity, pick, soonest, view
+from flux_remix.accounts.state import AccountState, Failure, Health, state_key
 from flux_remix.settings import Account
 
 log = logging.getLogger("flux_remix.accounts")
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+DAILY_FREE_NEURONS = 10_000.0
+WAIT_CAP = 3.0  # seconds a request may wait for a cooling account when none is usable
+MAX_WAITS = 2
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+@dataclass(frozen=True)
 class AccountStatus:
-    """Public health of one account (label only: never its id or token)."""
+    """Public health of one account, by label only: never its id or token."""
 
     label: str
-    state: str = "healthy"  # healthy | cooling_down | exhausted | disabled
-    reason: str | None = None
-    available_at: datetime | None = None
-    neurons_today: float = 0.0
-    successes: int = 0
-    failures: int = 0
+    state: str  # healthy | cooling_down | exhausted | disabled
+    reason: str | None
+    available_at: datetime | None
+    neurons_used: float  # today (UTC)
+    neurons_left: float
+    daily_neurons: float
+    successes: int  # today (UTC)
+    failures: int
 
-
-@dataclass
-class _Health:
-    disabled: str | None = None
-    exhausted_until: datetime | None = None
-    cooldown_until: datetime | None = None
-    reason: str | None = None
-    neurons: float = 0.0
-    day: str = ""
-    successes: int = 0
-    failures: int = 0
+    def public(self) -> dict[str, Any]:
+        """The JSON shape of `GET /api/v1/accounts` and `flux-remix accounts --json`."""
+        return {
+            "label": self.label,
+            "state": self.state,
+            "reason": self.reason,
+            "available_at": self.available_at.isoformat() if self.available_at else None,
+            "neurons_used_today": self.neurons_used,
+            "neurons_left_today": self.neurons_left,
+            "daily_neurons": self.daily_neurons,
+            "successes_today": self.successes,
+            "failures_today": self.failures,
+        }
 
 
 class AccountPool:
-    def __init__(self, accounts: Sequence[Account], *, clock: Clock = _utcnow) -> None:
+    def __init__(
+        self,
+        accounts: Sequence[Account],
+        *,
+        state: AccountState | None = None,
+        daily_neurons: float = DAILY_FREE_NEURONS,
+        clock: Clock = _utcnow,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         if not accounts:
             raise e.ConfigError("CF_ACCOUNT_LIST: no Cloudflare accounts configured")
         self._accounts = list(accounts)
-        self._health = {a.label: _Health() for a in accounts}
+        self._keys = {a.label: state_key(a) for a in accounts}
+        self._state: AccountState = state if state is not None else MemoryState()
+        self._daily = daily_neurons
         self._clock = clock
-        self._next = 0
+        self._sleep = sleep
+        self._rand = rand
+        self._reserved: dict[str, float] = {a.label: 0.0 for a in accounts}
+        # exhaustion and cooldowns this process learned, applied over every read: a read that
+        # was in flight while another task learned them cannot send a call there
+        self._learned: dict[str, Health] = {a.label: Health() for a in accounts}
+        self._turn = 0
 
     @property
     def accounts(self) -> list[Account]:
         return list(self._accounts)
 
-    def _blocked_until(self, account: Account, now: datetime) -> datetime | None:
-        h = self._health[account.label]
-        if h.disabled:
-            return datetime.max.replace(tzinfo=UTC)
-        for until in (h.exhausted_until, h.cooldown_until):
-            if until is not None and until > now:
-                return until
-        return None
-
-    def _usable(self, accounts: Sequence[Account], now: datetime) -> list[Account]:
-        return [a for a in accounts if self._blocked_until(a, now) is None]
-
-    def _order(self, now: datetime) -> list[Account]:
-        """Usable accounts, starting one further along at each call (round robin)."""
-        start = self._next % len(self._accounts)
-        self._next += 1
-        return self._usable(self._accounts[start:] + self._accounts[:start], now)
-
-    def _no_capacity(self, now: datetime) -> e.NoCapacityError:
-        blocked = [(a, self._blocked_until(a, now)) for a in self._accounts]
-        times = [t for _, t in blocked if t is not None and t.year < 9999]
-        if not times:
-            return e.NoCapacityError(
-                "No Cloudflare account can serve requests: every account's token was refused. "
-                "Check CF_ACCOUNT_LIST."
+    async def _views(self, now: datetime) -> list[View]:
+        keys = [self._keys[a.label] for a in self._accounts]
+        records = await self._state.read(keys, utc_day(now))
+        now = self._clock()
+        views = []
+        for a, k in zip(self._accounts, keys, strict=True):
+            health, usage = records[k]
+            learned = self._learned[a.label]
+            health = replace(
+                health,
+                exhausted_until=_later(health.exhausted_until, learned.exhausted_until),
+                cooldown_until=_later(health.cooldown_until, learned.cooldown_until),
             )
-        soonest = min(times)
-        exhausted = all(
-            self._health[a.label].exhausted_until == t or self._health[a.label].disabled
-            for a, t in blocked
-        )
-        wait = max(1.0, (soonest - now).total_seconds())
-        what = (
-            "Every Cloudflare account has used its daily free neurons"
-            if exhausted
-            else "Every Cloudflare account is busy or rate limited"
-        )
-        return e.NoCapacityError(
-            f"{what}; capacity should return around {soonest:%Y-%m-%d %H:%M:%S} UTC "
-            f"(in about {int(wait)} s).",
-            retry_after=wait,
-            available_at=soonest,
-            exhausted=exhausted,
-        )
+            views.append(view(a, k, health, usage, now=now, daily=self._daily))
+        return views
 
     async def run(
         self,
         call: Callable[[Account], Awaitable[T]],
         *,
         deadline: float,
+        cost: float = 0.0,
+        neurons: Callable[[T], float | None] | None = None,
     ) -> tuple[T, Account]:
-        """Call through usable accounts in turn until one succeeds or the deadline passes."""
+        """Call through healthy accounts until one succeeds; charge it; return `(result, it)`.
+
+        `cost` is the estimated neurons (for selection, and charged when `neurons(result)`
+        gives None). Raises the request's own error (bad input, flagged) at once, the last
+        upstream error when every account failed, `NoCapacityError` when none is usable, and
+        `UpstreamTimeoutError` when `deadline` seconds pass.
+        """
         ends = time.monotonic() + deadline
-        candidates = self._order(self._clock())
-        if not candidates:
-            raise self._no_capacity(self._clock())
+        spent: set[str] = set()  # accounts this request has given up on
         last: e.UpstreamError | None = None
-        for account in candidates:
+        waits = 0
+        for _ in range(2 * len(self._accounts) + MAX_WAITS + 1):
+            now = self._clock()
+            views = await self._views(now)
+            chosen = pick(views, cost=cost, reserved=self._reserved, skip=spent, turn=self._turn)
+            self._turn += 1
+            if chosen is None:
+                pause = self._pause(views, spent, now, ends - time.monotonic())
+                if pause is None or waits >= MAX_WAITS:
+                    break
+                waits += 1
+                await self._sleep(pause)
+                continue
             attempt = 0
             while True:
                 remaining = ends - time.monotonic()
                 if remaining <= 0:
                     raise last or e.UpstreamTimeoutError("no account answered before the deadline")
+                self._reserved[chosen.label] += cost
                 try:
-                    result = await asyncio.wait_for(call(account), timeout=remaining)
+                    async with asyncio.timeout(remaining):  # in this task: sent right now
+                        result = await call(chosen.account)
                 except TimeoutError:
                     raise e.UpstreamTimeoutError(
                         f"no answer within the {deadline:g} s request deadline"
                     ) from None
                 except e.UpstreamError as err:
-                    err.account = account.label
-                    decision = classify(err, attempt)
-                    self._apply(account, decision.action, decision.cooldown, decision.reason)
-                    log.info(
-                        "upstream error on %s: %s (%s) -> %s",
-                        account.label,
-                        err.kind,
-                        err.code,
-                        decision.action.value,
-                    )
+                    err.account = chosen.label
+                    decision = classify(err, attempt, streak=chosen.streak, rand=self._rand)
+                    await self._record(chosen, err, decision)
                     if decision.action is Action.FAIL:
                         raise
                     last = err
                     if decision.action is Action.RETRY:
                         attempt += 1
-                        await asyncio.sleep(min(decision.cooldown, max(0.0, remaining)))
+                        await self._sleep(min(decision.delay, max(0.0, remaining)))
                         continue
+                    if decision.action is not Action.COOLDOWN:
+                        spent.add(chosen.label)  # a cooled account may serve again later
                     break
                 else:
-                    self._health[account.label].successes += 1
-                    return result, account
+                    charge = neurons(result) if neurons is not None else None
+                    day = utc_day(self._clock())
+                    await self._state.record_success(
+                        chosen.key, day, cost if charge is None else charge
+                    )
+                    return result, chosen.account
+                finally:
+                    self._reserved[chosen.label] -= cost
         now = self._clock()
-        if last is None or not self._usable(
-            self._accounts, now
-        ):  # nothing usable is left: say when it returns
-            raise self._no_capacity(now)
-        raise last
+        views = await self._views(now)
+        if any(v.state == "healthy" for v in views) and last is not None:
+            raise last
+        raise no_capacity(views, now)
 
-    def _apply(self, account: Account, action: Action, cooldown: float, reason: str) -> None:
-        h = self._health[account.label]
-        h.failures += 1
+    def _pause(
+        self, views: list[View], spent: set[str], now: datetime, remaining: float
+    ) -> float | None:
+        """Seconds to wait for a cooling account, when one returns soon enough; else None."""
+        back = soonest([v for v in views if v.state == "cooling_down" and v.label not in spent])
+        if back is None:
+            return None
+        wait = (back - now).total_seconds() + 0.01
+        return wait if wait <= min(WAIT_CAP, remaining - 0.05) else None
+
+    async def _record(self, chosen: View, err: e.UpstreamError, decision: Decision) -> None:
+        action = decision.action
+        log.info(
+            "account %s: %s (code %s) -> %s%s",
+            chosen.label,
+            err.kind,
+            err.code,
+            action.value,
+            f" {decision.delay:.1f} s" if action in (Action.COOLDOWN, Action.RETRY) else "",
+        )
+        if action is Action.FAIL:
+            return  # the request's fault, not the account's
         now = self._clock()
+        failure = Failure(reason=decision.reason or err.kind)
+        learned = self._learned[chosen.label]
         if action is Action.EXHAUST:
-            h.exhausted_until = next_utc_midnight(now)
-            h.reason = reason
+            failure = Failure(failure.reason, exhausted_until=next_utc_midnight(now))
+            self._learned[chosen.label] = replace(learned, exhausted_until=failure.exhausted_until)
         elif action is Action.COOLDOWN:
-            h.cooldown_until = datetime.fromtimestamp(now.timestamp() + cooldown, UTC)
-            h.reason = reason
+            until = now + timedelta(seconds=decision.delay)
+            failure = Failure(failure.reason, cooldown_until=until)
+            self._learned[chosen.label] = replace(learned, cooldown_until=until)
         elif action is Action.DISABLE:
-            h.disabled = reason
-            h.reason = reason
+            failure = Failure(failure.reason, disabled=failure.reason)
+            log.warning("account %s disabled: %s", chosen.label, failure.reason)
+        await self._state.record_failure(chosen.key, utc_day(now), failure)
 
-    def charge(self, account: Account, neurons: float) -> None:
-        """Count neurons spent today by `account` (reset at 00:00 UTC)."""
-        h = self._health[account.label]
-        day = self._clock().strftime("%Y-%m-%d")
-        if h.day != day:
-            h.day, h.neurons = day, 0.0
-        h.neurons += neurons
-
-    def status(self) -> list[AccountStatus]:
-        now = self._clock()
-        day = now.strftime("%Y-%m-%d")
-        out = []
-        for a in self._accounts:
-            h = self._health[a.label]
-            until = self._blocked_until(a, now)
-            if h.disabled:
-                state = "disabled"
-            elif until is not None and until == h.exhausted_until:
-                state = "exhausted"
-            elif until is not None:
-                state = "cooling_down"
-            else:
-                state = "healthy"
-            out.append(
-                AccountStatus(
-                    label=a.label,
-                    state=state,
-                    reason=h.reason if state != "healthy" else None,
-                    available_at=until if until is not None and until.year < 9999 else None,
-                    neurons_today=round(h.neurons, 2) if h.day == day else 0.0,
-                    successes=h.successes,
-                    failures=h.failures,
-                )
+    async def status(self) -> list[AccountStatus]:
+        """Every account's health and today's ledger line, by label."""
+        views = await self._views(self._clock())
+        return [
+            AccountStatus(
+                label=v.label,
+                state=v.state,
+                reason=v.reason,
+                available_at=v.until,
+                neurons_used=round(v.used, 2),
+                neurons_left=round(v.left, 2),
+                daily_neurons=self._daily,
+                successes=v.successes,
+                failures=v.failures,
             )
-        return out
+            for v in views
+        ]
 
-    def disable(self, account: Account, reason: str) -> None:
-        self._apply(account, Action.DISABLE, 0.0, reason)
+    async def disable(self, account: Account, reason: str) -> None:
+        await self._state.set_disabled(self._keys[account.label], reason)
+
+    async def check_tokens(
+        self, verify: Callable[[Account], Awaitable[bool]]
+    ) -> dict[str, bool | None]:
+        """Ask Cloudflare whether each token is active (free). Refused tokens disable their
+        account with a log line naming its label; good ones enable theirs again. An account
+        that could not be checked keeps its state (None in the answer)."""
+
+        async def check(account: Account) -> bool | None:
+            try:
+                return await verify(account)
+            except e.UpstreamError as err:
+                log.warning("account %s: could not verify its token: %s", account.label, err)
+                return None
+
+        results = await asyncio.gather(*(check(a) for a in self._accounts))
+        answer: dict[str, bool | None] = {}
+        for account, ok in zip(self._accounts, results, strict=True):
+            answer[account.label] = ok
+            key = self._keys[account.label]
+            if ok is True:
+                await self._state.set_disabled(key, None)
+            elif ok is False:
+                reason = "token refused by Cloudflare (GET /user/tokens/verify)"
+                await self._state.set_disabled(key, reason)
+                log.error(
+                    "account %s: Cloudflare refused its token; the account is disabled. Give it "
+                    "a token with the Workers AI Read permission in CF_ACCOUNT_LIST.",
+                    account.label,
+                )
+        return answer

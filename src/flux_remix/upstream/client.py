@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from flux_remix import errors as e
+from flux_remix.metrics import Metrics
 from flux_remix.schemas import ImageFormat
 from flux_remix.settings import Account
 from flux_remix.upstream.decode import (
@@ -28,6 +30,13 @@ from flux_remix.upstream.decode import (
 from flux_remix.upstream.encode import encode_image_request
 from flux_remix.validation import EffectiveParams
 
+
+class _Billed(Protocol):
+    @property
+    def neurons(self) -> float | None: ...
+
+
+B = TypeVar("B", bound=_Billed)
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 
 
@@ -49,10 +58,40 @@ class TextResult:
 
 
 class WorkersAIClient:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        timeout: float = 120.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._timeout = timeout
+        self._metrics = metrics
+
+    async def _observed(
+        self, account: Account, model_id: str, call: Awaitable[B], estimate: float = 0.0
+    ) -> B:
+        """Await one upstream call; count it by account label, model and outcome, and count
+        its neurons (the cf-ai-neurons header, else `estimate`, as the pool charges them)."""
+        started = time.perf_counter()
+        outcome = "cancelled"  # the request deadline ran out mid-call
+        try:
+            result = await call
+            outcome = "ok"
+            if self._metrics is not None:
+                neurons = result.neurons if result.neurons is not None else estimate
+                self._metrics.neurons(account.label, model_id, neurons)
+            return result
+        except e.UpstreamError as err:
+            outcome = err.kind
+            raise
+        finally:
+            if self._metrics is not None:
+                seconds = time.perf_counter() - started
+                self._metrics.upstream_call(account.label, model_id, outcome, seconds)
 
     def _run_url(self, account: Account, model_id: str) -> str:
         account_id = account.account_id.get_secret_value()
@@ -80,6 +119,13 @@ class WorkersAIClient:
         self, account: Account, params: EffectiveParams, prompt: str
     ) -> UpstreamImage:
         """Generate one image with `account`; raise a typed `UpstreamError` on any failure."""
+        estimate = params.model.estimate_neurons(params.price_inputs())
+        call = self._run_image(account, params, prompt)
+        return await self._observed(account, params.model.id, call, estimate)
+
+    async def _run_image(
+        self, account: Account, params: EffectiveParams, prompt: str
+    ) -> UpstreamImage:
         body = encode_image_request(params, prompt)
         started = time.perf_counter()
         url = self._run_url(account, params.model.id)
@@ -96,6 +142,9 @@ class WorkersAIClient:
 
     async def run_text(self, account: Account, model_id: str, body: dict[str, Any]) -> TextResult:
         """Run a text model; return its answer with any reasoning trace removed."""
+        return await self._observed(account, model_id, self._run_text(account, model_id, body))
+
+    async def _run_text(self, account: Account, model_id: str, body: dict[str, Any]) -> TextResult:
         started = time.perf_counter()
         response = await self._post(self._run_url(account, model_id), account, json=body)
         elapsed = (time.perf_counter() - started) * 1000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,23 +10,52 @@ import httpx
 from fastapi import FastAPI
 
 from flux_remix import __version__
+from flux_remix.jobs import JobRegistry
+from flux_remix.metrics import Metrics
 from flux_remix.runtime import check_catalog, open_runtime
 from flux_remix.settings import Settings
-from flux_remix.web import errors
+from flux_remix.web import assets, errors
+from flux_remix.web.cors import install_cors
 from flux_remix.web.middleware import RequestContext
-from flux_remix.web.routes import health, native, original, pages
+from flux_remix.web.routes import (
+    accounts,
+    history,
+    images,
+    jobs,
+    native,
+    openai_chat,
+    openai_images,
+    openai_models,
+    ops,
+    original,
+    pages,
+    prompt,
+)
+from flux_remix.web.server import finish_generations
+from flux_remix.web.session import Sessions
+
+log = logging.getLogger("flux_remix")
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The app for `settings`; `transport` replaces the network (tests, demo)."""
     if not settings.demo:
         check_catalog(settings)  # configuration errors surface before the server starts
+    metrics = Metrics(demo=settings.demo)  # one registry per app
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_runtime(settings, transport=transport) as runtime:
+        async with (
+            open_runtime(settings, transport=transport, metrics=metrics) as runtime,
+            # closed after finish_generations() below has waited for running jobs: it cancels
+            # only what outlived the shutdown deadline
+            JobRegistry(jobs.describe_failure, grace=0) as job_registry,
+        ):
             app.state.runtime = runtime
+            app.state.jobs = job_registry
             yield
+            await finish_generations(app, metrics, settings.shutdown_timeout)
+        log.info("shutdown complete: stores flushed and connections closed")
 
     app = FastAPI(
         title="flux-remix",
@@ -34,7 +64,19 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (original.router, native.router, health.router, pages.router):
+    app.state.sessions = Sessions(settings)  # the web page's signed sign-in cookies
+    app.state.assets = assets.Assets()  # static files, read once, with cache-busting URLs
+    app.state.draining = False  # set when shutdown starts: /readyz answers 503
+    for router in (original.router, native.router, ops.router, pages.router):
         app.include_router(router)
-    app.add_middleware(RequestContext, demo=settings.demo)
+    app.include_router(accounts.router)
+    app.include_router(prompt.router)
+    app.include_router(jobs.router)
+    app.include_router(assets.router)
+    app.include_router(history.router)
+    app.include_router(images.router)
+    for router in (openai_images.router, openai_chat.router, openai_models.router):
+        app.include_router(router)
+    install_cors(app, settings)
+    app.add_middleware(RequestContext, demo=settings.demo, metrics=metrics)
     return app

@@ -12,6 +12,8 @@ from fastapi import Depends, Request
 from flux_remix.errors import AuthenticationError, PermissionDeniedError
 from flux_remix.runtime import Runtime
 from flux_remix.service import ImageService
+from flux_remix.settings import Settings
+from flux_remix.web.session import session_of
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,16 @@ def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
         return Caller(key_id=None, admin=True)
     key = presented_key(request)
     if key is None:
-        raise AuthenticationError("Missing API key: send it as 'Authorization: Bearer <key>'")
+        session = session_of(request)  # the web page's signed cookie, CSRF-checked
+        caller = caller_of(session.key_id, settings) if session else None
+        if caller is None:
+            raise AuthenticationError("Missing API key: send it as 'Authorization: Bearer <key>'")
+        return caller
+    return identify(key, settings)
+
+
+def identify(key: str, settings: Settings) -> Caller:
+    """The caller a presented key stands for; `AuthenticationError` when it is no key of ours."""
     admins = tuple(k.get_secret_value() for k in settings.admin_api_keys)
     users = tuple(k.get_secret_value() for k in settings.api_keys)
     if _matches(key, admins):
@@ -73,6 +84,15 @@ def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
     if _matches(key, users):
         return Caller(key_id=key_id_of(key), admin=False)
     raise AuthenticationError("Invalid API key")
+
+
+def caller_of(key_id: str, settings: Settings) -> Caller | None:
+    """The caller a sign-in session's key id stands for, while that key is still configured."""
+    for keys, admin in ((settings.admin_api_keys, True), (settings.api_keys, False)):
+        ids = (key_id_of(k.get_secret_value()) for k in keys)
+        if any(hmac.compare_digest(key_id, i) for i in ids):
+            return Caller(key_id=key_id, admin=admin)
+    return None
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]

@@ -39,8 +39,10 @@ _STATUS: tuple[tuple[type[e.FluxRemixError], int], ...] = (
     (e.UnknownModelError, 404),
     (e.AuthenticationError, 401),
     (e.PermissionDeniedError, 403),
+    (e.NotFoundError, 404),
     (e.RequestError, 400),
     (e.NoCapacityError, 503),
+    (e.StorageError, 503),
     (e.QuotaExhaustedError, 429),
     (e.CapacityError, 503),
     (e.RateLimitedError, 429),
@@ -100,10 +102,13 @@ def render(problem: Problem, shape: Shape, request_id: str | None = None) -> JSO
     if problem.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     body: dict[str, Any]
+    status = problem.status
     if shape == "original":
         body = {"error": problem.message, "type": problem.type}
         if problem.param:
             body["param"] = problem.param
+    elif shape == "openai":
+        status, body = openai_error(problem)
     else:
         body = {
             "error": {
@@ -117,7 +122,36 @@ def render(problem: Problem, shape: Shape, request_id: str | None = None) -> JSO
             body["error"]["retry_after"] = math.ceil(problem.retry_after)
     if request_id:
         headers["X-Request-ID"] = request_id
-    return JSONResponse(body, status_code=problem.status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    429: "rate_limit_error",
+}
+_OPENAI_CODES = {
+    e.UnknownModelError.kind: "model_not_found",
+    e.AuthenticationError.kind: "invalid_api_key",
+}
+
+
+def openai_error(problem: Problem) -> tuple[int, dict[str, Any]]:
+    """A problem in OpenAI's words: any invalid parameter is a 400, types are OpenAI's, and
+    `code` says what exactly went wrong (flux-remix's error kind)."""
+    status = 400 if problem.status == 422 else problem.status
+    kind = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+    error: dict[str, Any] = {
+        "message": problem.message,
+        "type": kind,
+        "param": problem.param,
+        "code": _OPENAI_CODES.get(problem.type, problem.type),
+    }
+    if problem.retry_after is not None:
+        error["retry_after"] = math.ceil(problem.retry_after)
+    return status, {"error": error}
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:

@@ -13,7 +13,12 @@ def base_url(request: Request) -> str:
 
 
 def image_path(image: GeneratedImage) -> str:
-    return f"/images/{image.id}.{image.ext}"
+    return stored_path(image.id, image.ext)
+
+
+def stored_path(image_id: str, ext: str) -> str:
+    """The path of a stored image by id and extension (`png` or `jpg`)."""
+    return f"/images/{image_id}.{ext}"
 
 
 def image_url(request: Request, image: GeneratedImage) -> str:

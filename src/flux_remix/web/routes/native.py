@@ -1,25 +1,30 @@
-"""The native API under `/api/v1`: generation with every parameter, models, accounts."""
+"""The native API under `/api/v1`: generation with every parameter, models."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from flux_remix.schemas import ImageRequest, NativeImageResponse, PublicImage
-from flux_remix.web.deps import AdminDep, CallerDep, RuntimeDep, ServiceDep, authenticate
+from flux_remix.schemas import ImageRequest, NativeImageResponse, PublicFailure, PublicImage
+from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.models_view import describe_models
+from flux_remix.web.urls import image_url
 
 router = APIRouter(prefix="/api/v1", tags=["native API"], dependencies=[Depends(authenticate)])
 
 
 @router.post("/images", response_model=NativeImageResponse)
 async def create_images(
-    req: ImageRequest, service: ServiceDep, caller: CallerDep
+    req: ImageRequest, service: ServiceDep, caller: CallerDep, request: Request
 ) -> NativeImageResponse:
-    """Generate images with any model's parameters; returns them with the effective values."""
+    """Generate images with any model's parameters; returns them with the effective values.
+
+    Every image is stored before the answer and has a URL; `response_format: "url"` leaves
+    the base64 out."""
     g = await service.generate(req, key_id=caller.key_id)
+    inline = req.response_format == "b64_json"
     return NativeImageResponse(
         id=g.id,
         created=int(g.created),
@@ -30,18 +35,27 @@ async def create_images(
         final_prompt=g.params["prompt"],
         translator=g.prompt.translator,
         translation_note=g.prompt.note,
+        enhanced=g.prompt.enhanced,
+        prompt_cache_hit=g.prompt.cached,
+        prompt_neurons=g.prompt.neurons,
+        aspect_hint=g.prompt.aspect,
         params=g.params,
         images=[
             PublicImage(
-                b64_json=base64.b64encode(i.data).decode("ascii"),
+                id=i.id,
+                url=image_url(request, i),
+                b64_json=base64.b64encode(i.data).decode("ascii") if inline else None,
                 mime_type=i.mime,
                 width=i.width,
                 height=i.height,
                 seed=i.seed,
                 neurons=i.neurons,
+                cache=i.cache,
             )
             for i in g.images
         ],
+        errors=[PublicFailure(seed=f.seed, type=f.type, message=f.message) for f in g.failures],
+        cache=g.cache,
         neurons=g.neurons,
         timings=g.timings.public(),
         demo=g.demo,
@@ -54,23 +68,4 @@ async def list_models(service: ServiceDep) -> dict[str, Any]:
     return {
         "default": service.resolve_model(None).id,
         "models": describe_models(service.catalog),
-    }
-
-
-@router.get("/accounts")
-async def list_accounts(runtime: RuntimeDep, _: AdminDep) -> dict[str, Any]:
-    """Account health by label (admin only; never ids or tokens)."""
-    return {
-        "accounts": [
-            {
-                "label": s.label,
-                "state": s.state,
-                "reason": s.reason,
-                "available_at": s.available_at.isoformat() if s.available_at else None,
-                "neurons_today": s.neurons_today,
-                "successes": s.successes,
-                "failures": s.failures,
-            }
-            for s in runtime.pool.status()
-        ]
     }

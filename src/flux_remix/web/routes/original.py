@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from flux_remix.errors import RequestError
-from flux_remix.schemas import ImageRequest
+from flux_remix.schemas import CacheOutcome, ImageRequest, ResponseFormat
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.models_view import describe_models
+from flux_remix.web.urls import image_url
 
 router = APIRouter(tags=["original API"], dependencies=[Depends(authenticate)])
 
@@ -29,6 +30,7 @@ class ImageBody(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     model: str | None = None
     stream: bool = False  # accepted for compatibility; the original answered JSON either way
+    response_format: ResponseFormat = "b64_json"  # "url": `image` is the stored image's URL
 
 
 class GenerateImageBody(BaseModel):
@@ -36,12 +38,19 @@ class GenerateImageBody(BaseModel):
 
     prompt: str
     model: str | None = None
+    response_format: ResponseFormat = "b64_json"  # "url": `image` is the stored image's URL
 
 
 class OriginalImageResponse(BaseModel):
     prompt: str
     translatedPrompt: str
-    image: str = Field(description="Base64 of the image bytes (PNG or JPEG, see mimeType)")
+    image: str = Field(
+        description="Base64 of the image bytes (PNG or JPEG, see mimeType); its URL with "
+        'response_format "url"'
+    )
+    url: str = Field(description="Where the stored image is served")
+    id: str
+    cache: CacheOutcome
     mimeType: str
     model: str
     seed: int
@@ -68,16 +77,25 @@ def last_user_text(messages: list[ChatMessage]) -> str:
 
 
 async def _generate(
-    service: ServiceDep, caller: CallerDep, prompt: str, model: str | None
+    service: ServiceDep,
+    caller: CallerDep,
+    request: Request,
+    prompt: str,
+    model: str | None,
+    response_format: ResponseFormat,
 ) -> OriginalImageResponse:
     generation = await service.generate(
         ImageRequest(prompt=prompt, model=model), key_id=caller.key_id
     )
     image = generation.images[0]
+    url = image_url(request, image)
     return OriginalImageResponse(
         prompt=generation.prompt.original,
         translatedPrompt=generation.params["prompt"],
-        image=base64.b64encode(image.data).decode("ascii"),
+        image=url if response_format == "url" else base64.b64encode(image.data).decode("ascii"),
+        url=url,
+        id=image.id,
+        cache=image.cache,
         mimeType=image.mime,
         model=generation.model_id,
         seed=image.seed,
@@ -88,20 +106,21 @@ async def _generate(
 
 @router.post("/api/image", response_model=OriginalImageResponse)
 async def api_image(
-    body: ImageBody, service: ServiceDep, caller: CallerDep
+    body: ImageBody, service: ServiceDep, caller: CallerDep, request: Request
 ) -> OriginalImageResponse:
     """Generate from the last user message (the original's chat-style endpoint)."""
-    return await _generate(service, caller, last_user_text(body.messages), body.model)
+    prompt = last_user_text(body.messages)
+    return await _generate(service, caller, request, prompt, body.model, body.response_format)
 
 
 @router.post("/api/generate-image", response_model=OriginalImageResponse)
 async def api_generate_image(
-    body: GenerateImageBody, service: ServiceDep, caller: CallerDep
+    body: GenerateImageBody, service: ServiceDep, caller: CallerDep, request: Request
 ) -> OriginalImageResponse:
     """Generate from a bare prompt."""
     if not body.prompt.strip():
         raise RequestError("Missing prompt or model")
-    return await _generate(service, caller, body.prompt, body.model)
+    return await _generate(service, caller, request, body.prompt, body.model, body.response_format)
 
 
 @router.get("/api/models")

@@ -1,0 +1,1 @@
+"""The bodies of the `flux-remix` commands; `flux_remix.cli` declares them and maps errors."""

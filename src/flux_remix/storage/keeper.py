@@ -1,0 +1,159 @@
+"""Around each upstream image call: cache lookup, in-flight sharing, and storing before answering.
+
+For a request with an explicit seed the image's cache key is looked up first; a stored image is
+answered from storage (`cache: hit`, no upstream call, no neurons). Otherwise identical calls in
+flight share one upstream call (`joined`). Every new image is stored, bytes then row, before it
+is handed back, so no response ever names an image that is not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from flux_remix.schemas import CacheOutcome, GeneratedImage, PromptOutcome
+from flux_remix.storage.cache import cache_key
+from flux_remix.storage.flight import Flights
+from flux_remix.storage.records import ImageRecord, blob_key_for
+from flux_remix.storage.store import ImageStore, StoredImage
+from flux_remix.validation import EffectiveParams
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one generation request contributes to each of its images' records."""
+
+    generation_id: str
+    key_id: str | None
+    model_name: str
+    prompt: PromptOutcome
+    cacheable: bool  # the caller chose the seed
+    translate_ms: float = 0.0
+    demo: bool = False
+
+    @property
+    def enhanced(self) -> str | None:
+        """The enhanced prompt, when the LLM rewrote it (translation and enhancement are one
+        step, so it is also the translated prompt)."""
+        return self.prompt.final if self.prompt.enhanced else None
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def image_of(record: ImageRecord, data: bytes, cache: CacheOutcome) -> GeneratedImage:
+    return GeneratedImage(
+        id=record.id,
+        data=data,
+        format=record.format,
+        width=record.width,
+        height=record.height,
+        seed=record.seed,
+        neurons=record.neurons if cache == "miss" else 0.0,
+        account=record.account,
+        cache=cache,
+    )
+
+
+class Keeper:
+    def __init__(self, store: ImageStore, flights: Flights[StoredImage], deadline: float) -> None:
+        self.store = store
+        self.flights = flights
+        self.deadline = deadline
+
+    async def obtain(
+        self,
+        job: Job,
+        params: EffectiveParams,
+        prompt: str,
+        make: Callable[[], Awaitable[GeneratedImage]],
+    ) -> GeneratedImage:
+        """The image for `params`: from storage, from an identical call in flight, or `make()`d
+        and stored."""
+        if not job.cacheable:
+            stored = await self._fresh(job, params, prompt, make, None)
+            return image_of(stored.record, stored.data, "miss")
+        key = cache_key(params, prompt)
+        found = await self.store.cached(key)
+        if found is not None:
+            return await self._reuse(job, found, "hit")
+        stored, joined = await self.flights.run(
+            key,
+            lambda: self._fresh(job, params, prompt, make, key),
+            lambda: self.store.cached(key),
+            deadline=self.deadline,
+        )
+        if joined:
+            return await self._reuse(job, stored, "joined")
+        return image_of(stored.record, stored.data, "miss")
+
+    async def _fresh(
+        self,
+        job: Job,
+        params: EffectiveParams,
+        prompt: str,
+        make: Callable[[], Awaitable[GeneratedImage]],
+        key: str | None,
+    ) -> StoredImage:
+        t0 = time.perf_counter()
+        image = await make()
+        generate_ms = (time.perf_counter() - t0) * 1000
+        record = ImageRecord(
+            id=image.id,
+            generation_id=job.generation_id,
+            created_us=now_us(),
+            key_id=job.key_id,
+            model=params.model.id,
+            model_name=job.model_name,
+            prompt=job.prompt.original,
+            translated_prompt=job.prompt.final,
+            enhanced_prompt=job.enhanced,
+            final_prompt=prompt,
+            translator=job.prompt.translator,
+            params=params.public(),
+            seed=image.seed,
+            width=image.width,
+            height=image.height,
+            format=image.format,
+            bytes=len(image.data),
+            sha256=hashlib.sha256(image.data).hexdigest(),
+            account=image.account,
+            neurons=image.neurons,
+            timings=_timings(job, generate_ms),
+            blob_key=blob_key_for(image.id, image.format),
+            cache_key=key,
+            demo=job.demo,
+        )
+        await self.store.save(record, image.data)
+        return StoredImage(record, image.data)
+
+    async def _reuse(self, job: Job, source: StoredImage, cache: CacheOutcome) -> GeneratedImage:
+        """The caller's image from a stored one: the same row when it is the caller's own,
+        else a new row in the caller's history that shares the stored bytes."""
+        if source.record.key_id == job.key_id:
+            return image_of(source.record, source.data, cache)
+        record = replace(
+            source.record,
+            id=uuid.uuid4().hex,
+            generation_id=job.generation_id,
+            created_us=now_us(),
+            key_id=job.key_id,
+            prompt=job.prompt.original,
+            translated_prompt=job.prompt.final,
+            enhanced_prompt=job.enhanced,
+            translator=job.prompt.translator,
+            neurons=0.0,
+            timings=_timings(job, 0.0),
+            source_id=source.record.source_id or source.record.id,
+            demo=job.demo,
+        )
+        await self.store.save_reference(record, source.data)
+        return image_of(record, source.data, cache)
+
+
+def _timings(job: Job, generate_ms: float) -> dict[str, float]:
+    return {"translate_ms": round(job.translate_ms, 1), "generate_ms": round(generate_ms, 1)}

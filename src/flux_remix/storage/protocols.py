@@ -1,0 +1,53 @@
+"""The two small contracts storage is built on; each implementation passes the same tests.
+
+`MetadataStore`: rows of `ImageRecord` (SQLite by default, PostgreSQL for replicas).
+`BlobStore`: image bytes by key (a local directory by default, an S3-compatible bucket for
+replicas). A blob is written completely or not at all: readers never see a partial file.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord
+
+
+class MetadataStore(Protocol):
+    async def open(self) -> None:
+        """Connect and apply pending migrations (idempotent)."""
+
+    async def close(self) -> None: ...
+
+    async def insert(self, record: ImageRecord) -> None:
+        """Commit one row durably before returning."""
+
+    async def get(self, image_id: str) -> ImageRecord | None: ...
+
+    async def find_cached(self, cache_key: str) -> ImageRecord | None:
+        """The oldest row stored under `cache_key`, if any."""
+
+    async def history(self, query: HistoryQuery) -> HistoryPage: ...
+
+    async def delete(self, image_id: str) -> ImageRecord | None:
+        """Remove the row; the removed record, or None when there was none."""
+
+    async def blob_in_use(self, blob_key: str) -> bool:
+        """Whether any row still points at `blob_key`."""
+
+    async def applied_migrations(self) -> list[str]: ...
+
+
+class BlobStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` under `key` atomically and durably (replacing any old value)."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def delete(self, key: str) -> None:
+        """Remove `key`; no error when it is already gone."""

@@ -1,0 +1,142 @@
+"""Metadata in SQLite (the embedded default): one file in the data directory, WAL mode.
+
+Every statement runs on one dedicated thread holding one connection, so the event loop never
+blocks on disk and SQLite sees no cross-thread use. `synchronous=FULL` makes each committed row
+survive a power cut, not just a killed process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from flux_remix.errors import StorageError
+from flux_remix.storage import sql
+from flux_remix.storage.migrations import MIGRATIONS, MIGRATIONS_TABLE, Migration, pending
+from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord
+
+T = TypeVar("T")
+
+
+class SQLiteMetadataStore:
+    def __init__(self, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
+        self.path = path
+        self.migrations = migrations
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None or self._conn is None:
+            raise StorageError("the metadata database is not open")
+        conn = self._conn
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, conn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"metadata database error: {exc}") from exc
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-remix-sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            self._conn = await loop.run_in_executor(self._executor, self._connect)
+        except (sqlite3.Error, OSError) as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise StorageError(f"cannot open the metadata database {self.path}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous = FULL")
+            _migrate(conn, self.migrations)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    async def insert(self, record: ImageRecord) -> None:
+        row = sql.to_row(record)
+        await self._run(lambda c: c.execute(sql.insert_sql("?"), row))
+
+    async def get(self, image_id: str) -> ImageRecord | None:
+        def fetch(c: sqlite3.Connection) -> ImageRecord | None:
+            row = c.execute(sql.SELECT + " WHERE id = ?", (image_id,)).fetchone()
+            return sql.from_row(row) if row else None
+
+        return await self._run(fetch)
+
+    async def find_cached(self, cache_key: str) -> ImageRecord | None:
+        def fetch(c: sqlite3.Connection) -> ImageRecord | None:
+            row = c.execute(
+                sql.SELECT + " WHERE cache_key = ? ORDER BY created_us, id LIMIT 1", (cache_key,)
+            ).fetchone()
+            return sql.from_row(row) if row else None
+
+        return await self._run(fetch)
+
+    async def history(self, query: HistoryQuery) -> HistoryPage:
+        text, args = sql.history_sql(query, "?", "sqlite")
+
+        def fetch(c: sqlite3.Connection) -> list[ImageRecord]:
+            return [sql.from_row(r) for r in c.execute(text, args).fetchall()]
+
+        return HistoryPage.of(await self._run(fetch), query.limit)
+
+    async def delete(self, image_id: str) -> ImageRecord | None:
+        def remove(c: sqlite3.Connection) -> ImageRecord | None:
+            row = c.execute(sql.DELETE_RETURNING.format("?"), (image_id,)).fetchone()
+            return sql.from_row(row) if row else None
+
+        return await self._run(remove)
+
+    async def blob_in_use(self, blob_key: str) -> bool:
+        def check(c: sqlite3.Connection) -> bool:
+            row = c.execute("SELECT 1 FROM images WHERE blob_key = ? LIMIT 1", (blob_key,))
+            return row.fetchone() is not None
+
+        return await self._run(check)
+
+    async def applied_migrations(self) -> list[str]:
+        def fetch(c: sqlite3.Connection) -> list[str]:
+            rows = c.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+            return [str(r[0]) for r in rows]
+
+        return await self._run(fetch)
+
+
+def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
+    conn.execute(MIGRATIONS_TABLE)
+    conn.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes too
+    try:
+        applied = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
+        for migration in pending(applied, migrations):
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (name, applied_us) VALUES (?, ?)",
+                (migration.name, time.time_ns() // 1000),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

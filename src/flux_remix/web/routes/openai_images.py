@@ -1,0 +1,65 @@
+"""OpenAI `POST /v1/images/generations`: what Open WebUI, LiteLLM and the openai SDK call."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from flux_remix.schemas import MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS
+from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
+from flux_remix.web.openai_params import OpenAIImageFields, effective, image_request
+from flux_remix.web.urls import image_url
+
+router = APIRouter(
+    prefix="/v1", tags=["OpenAI-compatible API"], dependencies=[Depends(authenticate)]
+)
+
+
+class ImagesBody(OpenAIImageFields):
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to draw")
+    n: int = Field(default=1, ge=1, le=MAX_IMAGES_PER_REQUEST, description="Images (seeds +i)")
+    response_format: Literal["url", "b64_json"] | None = Field(
+        default=None,
+        description="url or b64_json; when unset both are sent, so clients written for DALL-E "
+        "(which read url) and for GPT Image (which read b64_json) both work",
+    )
+
+
+class OpenAIImage(BaseModel):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str = Field(description="The prompt actually sent upstream")
+    seed: int
+
+
+class ImagesResponse(BaseModel):
+    created: int
+    data: list[OpenAIImage]
+    flux_remix: dict[str, Any] = Field(description="Effective parameters (extension)")
+
+
+@router.post("/images/generations", response_model=ImagesResponse, response_model_exclude_none=True)
+async def create_images(
+    body: ImagesBody, request: Request, service: ServiceDep, caller: CallerDep
+) -> ImagesResponse:
+    """Generate `n` images; `revised_prompt` is the prompt sent upstream (after translation)."""
+    req, notes = image_request(service, body.prompt, body, n=body.n)
+    g = await service.generate(req, key_id=caller.key_id)
+    url = body.response_format in ("url", None)
+    b64 = body.response_format in ("b64_json", None)
+    return ImagesResponse(
+        created=int(g.created),
+        data=[
+            OpenAIImage(
+                url=image_url(request, i) if url else None,
+                b64_json=base64.b64encode(i.data).decode("ascii") if b64 else None,
+                revised_prompt=g.params["prompt"],
+                seed=i.seed,
+            )
+            for i in g.images
+        ],
+        flux_remix=effective(g, notes),
+    )

@@ -1,0 +1,77 @@
+"""Serving the app with uvicorn, with a bounded graceful shutdown.
+
+On SIGTERM or SIGINT the server stops accepting connections, marks itself draining (`/readyz`
+answers 503 to a proxy still holding a keep-alive connection), lets in-flight requests finish
+for up to `FLUX_REMIX_SHUTDOWN_TIMEOUT` seconds, cancels what is left, and then runs the app's
+lifespan shutdown, which flushes and closes the stores. A second Ctrl+C forces the exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from flux_remix.metrics import Metrics
+from flux_remix.settings import Settings
+
+log = logging.getLogger("flux_remix")
+
+
+class GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: FastAPI, timeout: int) -> None:
+        super().__init__(config)
+        self.app = app
+        self.timeout = timeout
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            self.app.state.draining = True
+            self.app.state.drain_deadline = time.monotonic() + self.timeout
+            runtime = getattr(self.app.state, "runtime", None)
+            in_flight = runtime.metrics.requests_in_flight if runtime is not None else 0
+            log.info(
+                "%s received: no new connections; finishing %d in-flight request(s) (at most %d s)",
+                signal.Signals(sig).name,
+                in_flight,
+                self.timeout,
+            )
+        super().handle_exit(sig, frame)
+
+
+def serve(app: FastAPI, settings: Settings, *, host: str, port: int, log_level: str) -> None:
+    """Run `app` until a signal, then shut down gracefully (blocks)."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        log_config=None,  # logging is configured by flux_remix.logs (redacted, JSON or text)
+        access_log=False,  # the RequestContext middleware writes one line per request
+        lifespan="on",
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+    GracefulServer(config, app, settings.shutdown_timeout).run()
+
+
+async def finish_generations(app: FastAPI, metrics: Metrics, grace: int) -> None:
+    """At lifespan shutdown, wait for generations still running outside any request (a stream
+    whose reader left, a background job) until the shutdown deadline; then let them go."""
+    running = metrics.generations_in_flight
+    if not running:
+        return
+    deadline = getattr(app.state, "drain_deadline", None) or time.monotonic() + grace
+    log.info("waiting for %d generation(s) still running", running)
+    try:
+        await asyncio.wait_for(
+            metrics.generations_finished(), max(0.0, deadline - time.monotonic())
+        )
+    except TimeoutError:
+        log.warning(
+            "shutdown deadline reached: %d generation(s) abandoned", metrics.generations_in_flight
+        )

@@ -1,0 +1,91 @@
+"""`flux-remix serve` as a real subprocess on a free port, its stderr captured to a file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ADMIN_KEY, API_KEY, account_list
+from tests.support import free_port
+
+CLI = [sys.executable, "-m", "flux_remix.cli"]
+
+
+def base_env(tmp_path: Path, emulator_url: str, **extra: str) -> dict[str, str]:
+    """A clean environment: the test accounts against the emulator, keys on, a private data dir."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    env.update(
+        CF_ACCOUNT_LIST=account_list(),
+        CF_API_BASE=emulator_url,
+        API_KEY=API_KEY,
+        ADMIN_API_KEY=ADMIN_KEY,
+        FLUX_REMIX_DATA_DIR=str(tmp_path / "data"),
+        FLUX_REMIX_DEADLINE="30",
+    )
+    env.update(extra)
+    return env
+
+
+class ServeProcess:
+    """`flux-remix serve`; use as a context manager (SIGTERM and wait on exit)."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServeProcess:
+        with self.log.open("ab") as sink:
+            self.proc = subprocess.Popen(
+                [*CLI, "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited with {self.proc.returncode}:\n{self.output()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve did not start within 30 s:\n{self.output()}")
+            time.sleep(0.1)
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]

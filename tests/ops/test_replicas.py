@@ -1,0 +1,100 @@
+"""compose.yaml's topology without Docker: two `flux-remix serve` processes, each with its own
+empty data directory, sharing one Redis, one PostgreSQL schema and one SeaweedFS bucket."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
+from tests.ops.helpers import ServeProcess, base_env
+from tests.servers import require_redis
+from tests.storage.backends import SeaweedFS, postgres_schema
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]
+
+DS8 = "@cf/lykon/dreamshaper-8-lcm"
+
+
+@pytest.fixture(scope="module")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs-replicas")) as server:
+        yield server
+
+
+@pytest.fixture
+def replicas(tmp_path, emulator, seaweedfs) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    redis_url = require_redis()
+    tag = uuid.uuid4().hex[:10]
+    with postgres_schema() as database_url:
+        shared = {
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": f"flux-test-{tag}:",
+            "DATABASE_URL": database_url,
+            "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}-0123456789",
+            **seaweedfs.env(f"flux-replicas-{tag}"),
+        }
+        a_env = base_env(tmp_path / "a", emulator.base_url, **shared)
+        b_env = base_env(tmp_path / "b", emulator.base_url, **shared)
+        with (
+            ServeProcess(a_env, tmp_path / "a.log") as a,
+            ServeProcess(b_env, tmp_path / "b.log") as b,
+        ):
+            yield a, b
+        assert not list((tmp_path / "a" / "data").glob("**/*.png"))  # nothing kept locally
+        assert not list((tmp_path / "b" / "data").glob("**/*.png"))
+
+
+def image_calls(emulator) -> int:
+    return sum(1 for c in emulator.state.calls() if c.model == DS8)
+
+
+def test_two_replicas_share_history_images_cache_and_account_state(replicas, emulator):
+    a, b = replicas
+    with a.client(headers=AUTH) as ca, b.client(headers=AUTH) as cb:
+        for client in (ca, cb):
+            ready = client.get("/readyz").json()
+            assert ready["status"] == "ready", ready
+            assert {"database", "blobs", "redis"} <= set(ready["checks"])
+
+        # made on A: listed, described and served by B
+        made = ca.post(
+            "/api/v1/images",
+            json={
+                "prompt": "a lighthouse",
+                "model": "DS-8-CF",
+                "seed": 5,
+                "response_format": "url",
+            },
+        )
+        assert made.status_code == 200, made.text
+        image = made.json()["images"][0]
+        path = httpx.URL(image["url"]).path
+        assert cb.get(path).content == ca.get(path).content != b""
+        assert [i["id"] for i in cb.get("/api/v1/images").json()["images"]] == [image["id"]]
+        assert cb.get(f"/api/v1/images/{image['id']}").json()["seed"] == 5
+
+        # the same request on B is answered from the shared store: no upstream call
+        calls = image_calls(emulator)
+        again = cb.post(
+            "/api/v1/images", json={"prompt": "a lighthouse", "model": "DS-8-CF", "seed": 5}
+        )
+        assert again.json()["cache"] == "hit"
+        assert image_calls(emulator) == calls
+
+        # A learns that every account's daily neurons are gone; B knows without calling upstream
+        for account in ACCOUNT_IDS:
+            emulator.state.set_used(account, 10_000)
+        assert (
+            ca.post("/api/v1/images", json={"prompt": "x", "model": "DS-8-CF"}).status_code == 429
+        )
+        calls = len(emulator.state.calls())
+        accounts = cb.get("/api/v1/accounts", headers=ADMIN).json()["accounts"]
+        assert {acc["state"] for acc in accounts} == {"exhausted"}
+        refused = cb.post("/api/v1/images", json={"prompt": "y", "model": "DS-8-CF"})
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+        assert len(emulator.state.calls()) == calls
+        assert cb.get("/readyz").status_code == 503
