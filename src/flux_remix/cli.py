@@ -1,4 +1,4 @@
-"""The `flux-remix` command: serve, generate, prompt, models, accounts, emulator.
+"""The `flux-remix` command: serve, generate, prompt, models, accounts, keys, emulator.
 
 The CLI is the only place that turns errors into exit codes and messages.
 """
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from flux_remix import errors as e
 from flux_remix.commands.exits import EXIT_CODES, INTERRUPTED, err, exit_code, fail
+from flux_remix.commands.keys import keys_app
 from flux_remix.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -350,6 +351,9 @@ def emulator(
     from flux_remix.emulator.server import run
 
     run(host, port, EmulatorConfig.demo(daily_neurons=daily_neurons, latency=latency))
+
+
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

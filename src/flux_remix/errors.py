@@ -4,10 +4,14 @@
     ├── ConfigError                   bad configuration, reported at start-up
     ├── RequestError                  the caller's request cannot be served as asked (4xx)
     │   ├── InvalidParameterError     a field outside the model's limits (422, names field + limit)
+    │   │   └── PayloadTooLargeError  a body, upload or image over a size limit (413)
     │   ├── UnknownModelError         no such model or alias (404)
     │   ├── AuthenticationError       missing or wrong API key (401)
     │   ├── PermissionDeniedError     a valid key without the needed role (403)
-    │   └── NotFoundError             no such image, or not one this key may see (404)
+    │   ├── NotFoundError             no such image, or not one this key may see (404)
+    │   └── KeyQuotaError             this API key's own limit is reached (429, Retry-After)
+    │       ├── KeyRateLimitedError   its requests per minute
+    │       └── KeyBudgetExhaustedError  its daily neurons
     ├── UpstreamError                 Cloudflare refused or failed the call
     │   ├── QuotaExhaustedError       daily free neurons used up (4006 / 3036)
     │   ├── CapacityError             capacity temporarily exceeded (3040)
@@ -71,6 +75,12 @@ class UnknownModelError(RequestError):
         self.model = model
 
 
+class PayloadTooLargeError(InvalidParameterError):
+    """A request body, an uploaded image or its pixel count over a configured limit."""
+
+    kind = "payload_too_large"
+
+
 class AuthenticationError(RequestError):
     kind = "authentication_error"
 
@@ -81,6 +91,24 @@ class PermissionDeniedError(RequestError):
 
 class NotFoundError(RequestError):
     kind = "not_found"
+
+
+class KeyQuotaError(RequestError):
+    """The caller's API key used up one of its own limits; `retry_after` says when it frees."""
+
+    kind = "key_quota"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class KeyRateLimitedError(KeyQuotaError):
+    kind = "key_rate_limited"
+
+
+class KeyBudgetExhaustedError(KeyQuotaError):
+    kind = "key_budget_exhausted"
 
 
 class UpstreamError(FluxRemixError):

@@ -90,7 +90,7 @@ class Job:
         alive (and notice a client that left).
         """
         sent = max(0, after)
-        while True:
+        while self.status == "running" or sent < len(self.events):
             async with self._changed:
                 try:
                     news = functools.partial(self._newer_than, sent)
@@ -105,8 +105,6 @@ class Job:
             for event in pending:
                 yield event
             sent = pending[-1].id
-            if self.status != "running" and sent >= len(self.events):
-                return
 
 
 class JobRegistry:

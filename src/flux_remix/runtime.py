@@ -20,6 +20,7 @@ from flux_remix.accounts import AccountPool
 from flux_remix.accounts.setup import open_pool
 from flux_remix.catalog import RETIRED_TEXT_MODELS, Catalog, build_catalog
 from flux_remix.errors import ConfigError, UnknownModelError
+from flux_remix.keys import Keys, open_keys
 from flux_remix.metrics import Metrics
 from flux_remix.prompts import build_pipeline
 from flux_remix.redis_client import open_redis
@@ -27,6 +28,7 @@ from flux_remix.service import ImageService
 from flux_remix.settings import Account, Settings
 from flux_remix.storage import open_storage
 from flux_remix.upstream import WorkersAIClient
+from flux_remix.upstream.transport import AiohttpTransport
 
 log = logging.getLogger("flux_remix")
 
@@ -42,6 +44,7 @@ class Runtime:
     pool: AccountPool
     service: ImageService
     metrics: Metrics
+    keys: Keys  # API keys (configured and stored) and their per-key limits
     redis: Redis | None = None  # the shared client when REDIS_URL is set (bytes replies)
 
 
@@ -100,19 +103,29 @@ async def open_runtime(
         )
     for noisy in ("httpx", "httpcore"):  # their INFO lines carry URLs with account ids
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    # aiohttp under httpx: httpcore's pool costs ms of CPU per call under load (transport.py)
+    transport = transport or AiohttpTransport(max_connections=256)
     async with (
         AsyncExitStack() as stack,
-        httpx.AsyncClient(transport=transport, limits=limits) as http,
+        httpx.AsyncClient(transport=transport) as http,
     ):
         redis = await stack.enter_async_context(open_redis(settings))
         store = await stack.enter_async_context(open_storage(settings))
+        keys = await stack.enter_async_context(open_keys(settings, redis))
         client = WorkersAIClient(
             http, settings.cf_api_base, timeout=settings.upstream_timeout, metrics=metrics
         )
         pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
         prompts = build_pipeline(settings, client, pool, http, redis)
         service = ImageService(
-            settings, catalog, client, pool, prompts, store=store, redis=redis, metrics=metrics
+            settings,
+            catalog,
+            client,
+            pool,
+            prompts,
+            store=store,
+            redis=redis,
+            metrics=metrics,
+            limiter=keys.limiter,
         )
-        yield Runtime(settings, catalog, http, client, pool, service, metrics, redis)
+        yield Runtime(settings, catalog, http, client, pool, service, metrics, keys, redis)

@@ -20,6 +20,8 @@ from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
+from flux_remix.keys import KeyLimiter
+from flux_remix.limits import ImageLimits, check_prompt
 from flux_remix.metrics import Metrics
 from flux_remix.prompts import AspectHint, PromptPipeline, apply_aspect_hint
 from flux_remix.schemas import (
@@ -56,8 +58,11 @@ class ImageService:
         store: ImageStore,
         redis: Redis | None = None,
         metrics: Metrics | None = None,
+        limiter: KeyLimiter | None = None,
     ) -> None:
         self.settings = settings
+        self.limiter = limiter  # per-key neuron budgets (None: no key is limited)
+        self.image_limits = ImageLimits.of(settings)
         self.catalog = catalog
         self.client = client
         self.pool = pool
@@ -101,7 +106,10 @@ class ImageService:
         timings = Timings()
         spec = self.resolve_model(req.model)
         sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
-        params = validate_request(spec, sized)
+        params = validate_request(spec, sized, self.image_limits)
+        if self.limiter is not None:  # before any upstream call: the key's daily neurons
+            estimate = spec.estimate_neurons(params.price_inputs()) * req.n
+            await self.limiter.check_budget(key_id, estimate)
         await progress("queued", {"model": spec.id})
 
         await progress("translating", {"mode": sized.translate or self.settings.translate_default})
@@ -158,6 +166,8 @@ class ImageService:
             key_id=key_id,
             failures=failed,
         )
+        if self.limiter is not None:
+            await self.limiter.charge(key_id, generation.neurons + outcome.neurons)
         await progress("done", {"id": generation.id, "images": len(images)})
         return generation
 
@@ -189,6 +199,7 @@ class ImageService:
     ) -> tuple[ModelSpec, ImageRequest, PromptOutcome]:
         """What `generate` would send upstream for `req`: model, sized request, prompt."""
         spec = self.resolve_model(req.model)
+        check_prompt(spec, req.prompt)  # the model's limit, before any LLM call
         sized, hint = apply_aspect_hint(spec, req)
         return spec, sized, await self.prepare_prompt(spec, sized, hint, original=req.prompt)
 

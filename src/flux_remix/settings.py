@@ -96,6 +96,16 @@ class Settings(BaseModel):
     log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
     shutdown_timeout: int = Field(default=30, ge=0, le=3600, alias="FLUX_REMIX_SHUTDOWN_TIMEOUT")
     session_secret: SecretStr | None = Field(default=None, alias="FLUX_REMIX_SESSION_SECRET")
+    # request limits, checked before any work (limits.py)
+    max_body_bytes: int = Field(default=32 * 2**20, ge=1024, alias="FLUX_REMIX_MAX_BODY_BYTES")
+    max_image_bytes: int = Field(default=10 * 2**20, ge=1024, alias="FLUX_REMIX_MAX_IMAGE_BYTES")
+    max_image_pixels: int = Field(
+        default=4096 * 4096, ge=64 * 64, alias="FLUX_REMIX_MAX_IMAGE_PIXELS"
+    )
+    # per-key limits (keys/): the default for keys that set none; 0 means no limit
+    key_rate_limit: int = Field(default=0, ge=0, le=1_000_000, alias="FLUX_REMIX_KEY_RATE_LIMIT")
+    key_daily_neurons: float = Field(default=0.0, ge=0, alias="FLUX_REMIX_KEY_DAILY_NEURONS")
+    key_pepper: SecretStr | None = Field(default=None, alias="FLUX_REMIX_KEY_PEPPER")
     demo: bool = False
 
     # --- parsing of the original's string formats ------------------------------------------
@@ -208,7 +218,7 @@ class Settings(BaseModel):
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("session_secret", mode="before")
+    @field_validator("session_secret", "key_pepper", mode="before")
     @classmethod
     def _check_session_secret(cls, value: Any) -> Any:
         if isinstance(value, str):

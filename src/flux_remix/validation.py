@@ -6,30 +6,16 @@ silent clamp, never an upstream 400.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
-
 from flux_remix.catalog import FLUX2_INPUT_MAX_SIDE, ModelSpec, Param, PriceInputs
 from flux_remix.errors import InvalidParameterError
+from flux_remix.limits import ImageLimits, InputImage, check_prompt, decode_image
 from flux_remix.schemas import ImageRequest
 
-MAX_INPUT_IMAGE_BYTES = 10 * 2**20
-MAX_INPUT_IMAGE_PIXELS = 4096 * 4096
-_ACCEPTED_INPUT_FORMATS = {"PNG", "JPEG", "WEBP"}
-
-
-@dataclass(frozen=True)
-class InputImage:
-    data: bytes
-    width: int
-    height: int
-    mime: str
+__all__ = ["EffectiveParams", "InputImage", "check_final_prompt", "validate_request"]
 
 
 @dataclass(frozen=True)
@@ -67,9 +53,12 @@ class EffectiveParams:
 _SCALAR_FIELDS = ("negative_prompt", "steps", "guidance", "strength")
 
 
-def validate_request(spec: ModelSpec, req: ImageRequest) -> EffectiveParams:
-    """Check `req` against `spec`; return the effective parameters (seed drawn if unset)."""
-    _check_prompt(spec, req.prompt)
+def validate_request(
+    spec: ModelSpec, req: ImageRequest, limits: ImageLimits | None = None
+) -> EffectiveParams:
+    """Check `req` against `spec` (and uploads against `limits`); return the effective
+    parameters (seed drawn if unset)."""
+    check_prompt(spec, req.prompt)
     width, height = _size(spec, req.width, req.height)
     values: dict[str, Any] = {}
     for name in _SCALAR_FIELDS:
@@ -88,18 +77,8 @@ def validate_request(spec: ModelSpec, req: ImageRequest) -> EffectiveParams:
     seed_param = spec.param("seed")
     if seed_param is not None:
         _check_scalar(spec, seed_param, seed)
-    images = _images(spec, req)
+    images = _images(spec, req, limits or ImageLimits())
     return EffectiveParams(spec, width, height, seed, values, images)
-
-
-def _check_prompt(spec: ModelSpec, prompt: str) -> None:
-    if not prompt.strip():
-        raise InvalidParameterError("prompt", "prompt must not be empty")
-    if len(prompt) > spec.prompt_max:
-        raise InvalidParameterError(
-            "prompt",
-            f"prompt is {len(prompt)} characters; {spec.name} takes at most {spec.prompt_max}",
-        )
 
 
 def check_final_prompt(spec: ModelSpec, prompt: str) -> str:
@@ -168,7 +147,9 @@ def _not_taken(spec: ModelSpec, name: str) -> str:
     return f"{spec.name} does not take {name} (it takes: prompt, {takes})"
 
 
-def _images(spec: ModelSpec, req: ImageRequest) -> dict[str, tuple[InputImage, ...]]:
+def _images(
+    spec: ModelSpec, req: ImageRequest, limits: ImageLimits
+) -> dict[str, tuple[InputImage, ...]]:
     given: dict[str, list[str]] = {}
     if req.image is not None:
         given["image"] = [req.image]
@@ -185,7 +166,7 @@ def _images(spec: ModelSpec, req: ImageRequest) -> dict[str, tuple[InputImage, .
             raise InvalidParameterError(
                 name, f"{spec.name} takes at most {param.max_items} {name} (got {len(items)})"
             )
-        decoded = tuple(_decode_image(name, item) for item in items)
+        decoded = tuple(decode_image(name, item, limits) for item in items)
         if spec.body == "multipart":
             for img in decoded:
                 if img.width >= FLUX2_INPUT_MAX_SIDE or img.height >= FLUX2_INPUT_MAX_SIDE:
@@ -200,33 +181,3 @@ def _images(spec: ModelSpec, req: ImageRequest) -> dict[str, tuple[InputImage, .
         if param.required and param.name not in out:
             raise InvalidParameterError(param.name, f"{spec.name} needs {param.name}")
     return out
-
-
-def _decode_image(name: str, value: str) -> InputImage:
-    text = value.strip()
-    if text.startswith("data:"):
-        _, _, text = text.partition(",")
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidParameterError(name, f"{name} is not valid base64") from None
-    if len(data) > MAX_INPUT_IMAGE_BYTES:
-        raise InvalidParameterError(
-            name, f"{name} is {len(data)} bytes; the limit is {MAX_INPUT_IMAGE_BYTES}"
-        )
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or ""
-            width, height = img.size
-            if width * height > MAX_INPUT_IMAGE_PIXELS:
-                raise InvalidParameterError(
-                    name, f"{name} has {width}x{height} pixels; the limit is 4096x4096"
-                )
-            img.verify()
-    except InvalidParameterError:
-        raise
-    except Exception:  # Pillow raises many kinds for bad data
-        raise InvalidParameterError(name, f"{name} is not a readable image") from None
-    if fmt not in _ACCEPTED_INPUT_FORMATS:
-        raise InvalidParameterError(name, f"{name} must be PNG, JPEG or WebP (got {fmt})")
-    return InputImage(data, width, height, Image.MIME.get(fmt, "application/octet-stream"))

@@ -64,7 +64,7 @@ def refused(url: str) -> bool:
 
 
 def test_sigterm_finishes_in_flight_generations_and_keeps_them(tmp_path, emulator):
-    emulator.state.add_fault(FaultSpec(kind="slow", model=DS8, delay=2.0))
+    emulator.state.add_fault(FaultSpec(kind="slow", model=DS8, delay=3.0))
     env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_SHUTDOWN_TIMEOUT="30")
     results: list = []
     with ServeProcess(env, tmp_path / "serve.log") as server:
@@ -72,8 +72,7 @@ def test_sigterm_finishes_in_flight_generations_and_keeps_them(tmp_path, emulato
         wait_until(lambda: generations_in_flight(server.url) == 3, 10, "3 generations in flight")
         signalled = time.monotonic()
         server.signal(signal.SIGTERM)
-        wait_until(lambda: refused(server.url), 2, "the listening socket to close")
-        assert not results, "nothing may finish before the slow upstream answers"
+        wait_until(lambda: refused(server.url), 3, "the listening socket to close")
         for t in threads:
             t.join(timeout=30)
         code = server.wait(timeout=30)
@@ -99,7 +98,7 @@ def test_sigterm_finishes_in_flight_generations_and_keeps_them(tmp_path, emulato
 
 
 def test_shutdown_is_bounded_when_a_generation_takes_too_long(tmp_path, emulator):
-    emulator.state.add_fault(FaultSpec(kind="slow", model=DS8, delay=10.0))
+    emulator.state.add_fault(FaultSpec(kind="slow", model=DS8, delay=6.0))
     env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_SHUTDOWN_TIMEOUT="1")
     results: list = []
     with ServeProcess(env, tmp_path / "serve.log") as server:
@@ -112,7 +111,9 @@ def test_shutdown_is_bounded_when_a_generation_takes_too_long(tmp_path, emulator
         for t in threads:
             t.join(timeout=10)
     assert code in (0, -signal.SIGTERM), server.output()
-    assert took < 7, f"shutdown took {took:.1f} s with a 1 s limit (the call takes 10 s)"
+    assert took < 5, f"shutdown took {took:.1f} s with a 1 s limit (the call takes 6 s)"
     assert results == [(503, results[0][1])]  # cut short at the deadline: "try again"
     assert json.loads(results[0][1])["error"]["type"] == "shutting_down"
     assert "shutdown complete" in server.output()
+    # let the emulator answer the abandoned call, so it cannot land in another test's call log
+    wait_until(lambda: any(c.fault == "slow" for c in emulator.state.calls()), 15, "the emulator")

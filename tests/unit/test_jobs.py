@@ -31,6 +31,7 @@ async def test_events_are_numbered_and_end_with_the_result():
     assert job.status == "succeeded" and job.stage == "generating"
     assert job.result == {"images": ["x"]}
     assert [e.id for e in await asyncio.wait_for(_collect(job.follow(2, heartbeat=5)), 5)] == [3]
+    assert await asyncio.wait_for(_collect(job.follow(3, heartbeat=5)), 5) == []  # all seen
     assert jobs.get(job.id, "key_1") is job
     assert jobs.get(job.id, "key_2") is None  # another key's job is invisible
     assert jobs.get(job.id, None) is None

@@ -54,6 +54,7 @@ EXIT_CODES: tuple[tuple[type[e.FluxRemixError], int], ...] = (
     (e.ConfigError, 2),
     (e.AuthenticationError, 4),
     (e.PermissionDeniedError, 4),
+    (e.KeyQuotaError, 5),
     (e.RequestError, 3),
     (e.ContentFlaggedError, 3),
     (e.UpstreamBadInputError, 3),

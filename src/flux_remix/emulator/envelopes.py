@@ -65,6 +65,13 @@ def success(result: object) -> Reply:
     return json_reply(200, {"result": result, "success": True, "errors": [], "messages": []})
 
 
+def image_success(b64: bytes) -> Reply:
+    """``success({"image": b64})``, byte for byte, without running the JSON encoder over the
+    ~230 KB of base64 (1-2 ms of CPU per image): base64 text needs no escaping."""
+    body = b'{"result":{"image":"' + b64 + b'"},"success":true,"errors":[],"messages":[]}'
+    return Reply(status=200, body=body)
+
+
 def api_error(
     status: int, code: int, message: str, *, chain: list[dict[str, object]] | None = None
 ) -> Reply:

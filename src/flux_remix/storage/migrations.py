@@ -75,6 +75,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         "0003_model_index",
         ("CREATE INDEX images_by_model ON images (model, created_us DESC, id DESC)",),
     ),
+    Migration(
+        "0004_api_keys",  # keys made through /api/v1/keys; only the peppered digest is kept
+        (
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                digest TEXT NOT NULL UNIQUE,
+                label TEXT NOT NULL,
+                admin BOOLEAN NOT NULL DEFAULT FALSE,
+                rate_limit INTEGER,
+                daily_neurons DOUBLE PRECISION,
+                created_us BIGINT NOT NULL,
+                revoked_us BIGINT
+            )
+            """,
+        ),
+    ),
 )
 
 

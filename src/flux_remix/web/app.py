@@ -15,6 +15,7 @@ from flux_remix.metrics import Metrics
 from flux_remix.runtime import check_catalog, open_runtime
 from flux_remix.settings import Settings
 from flux_remix.web import assets, errors
+from flux_remix.web.body_limit import BodyLimit
 from flux_remix.web.cors import install_cors
 from flux_remix.web.middleware import RequestContext
 from flux_remix.web.routes import (
@@ -22,6 +23,7 @@ from flux_remix.web.routes import (
     history,
     images,
     jobs,
+    keys,
     native,
     openai_chat,
     openai_images,
@@ -62,6 +64,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         version=__version__,
         description="Prompts to images through Cloudflare Workers AI.",
         lifespan=lifespan,
+        responses=errors.ERROR_RESPONSES,
     )
     errors.install(app)
     app.state.sessions = Sessions(settings)  # the web page's signed sign-in cookies
@@ -77,6 +80,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.include_router(images.router)
     for router in (openai_images.router, openai_chat.router, openai_models.router):
         app.include_router(router)
+    app.include_router(keys.router)
     install_cors(app, settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside RequestContext
     app.add_middleware(RequestContext, demo=settings.demo, metrics=metrics)
     return app

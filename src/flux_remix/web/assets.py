@@ -17,15 +17,9 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 
-from flux_remix.errors import FluxRemixError
-
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "/static/"
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-
-
-class AssetNotFoundError(FluxRemixError):
-    kind = "not_found"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,7 +10,6 @@ from fastapi import Depends, Request
 from flux_remix.errors import AuthenticationError, PermissionDeniedError
 from flux_remix.runtime import Runtime
 from flux_remix.service import ImageService
-from flux_remix.settings import Settings
 from flux_remix.web.session import session_of
 
 
@@ -24,11 +21,7 @@ class Caller:
     admin: bool
 
 
-def key_id_of(key: str) -> str:
-    return "key_" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
-
-
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: no thread-pool hop per request
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -36,7 +29,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_service(runtime: RuntimeDep) -> ImageService:
+async def get_service(runtime: RuntimeDep) -> ImageService:
     return runtime.service
 
 
@@ -54,45 +47,40 @@ def presented_key(request: Request) -> str | None:
     return key.strip() if key else None
 
 
-def _matches(key: str, candidates: tuple[str, ...]) -> bool:
-    found = False
-    for candidate in candidates:  # compare with every key, in constant time
-        found |= hmac.compare_digest(key.encode("utf-8"), candidate.encode("utf-8"))
-    return found
-
-
-def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
-    settings = runtime.settings
-    if not settings.auth_enabled:
+async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
+    """The caller of an API route: by `Authorization: Bearer` / `X-API-Key`, else by the web
+    page's session cookie; counted against the key's requests per minute."""
+    keys = runtime.keys
+    await keys.ring.refresh()
+    if not keys.ring.auth_enabled:
         return Caller(key_id=None, admin=True)
     key = presented_key(request)
     if key is None:
         session = session_of(request)  # the web page's signed cookie, CSRF-checked
-        caller = caller_of(session.key_id, settings) if session else None
-        if caller is None:
+        record = await keys.ring.active(session.key_id) if session else None
+        if record is None:
             raise AuthenticationError("Missing API key: send it as 'Authorization: Bearer <key>'")
-        return caller
-    return identify(key, settings)
+    else:
+        record = await keys.ring.identify(key)
+        if record is None:
+            raise AuthenticationError("Invalid API key")
+    await keys.limiter.admit(record)
+    return Caller(key_id=record.id, admin=record.admin)
 
 
-def identify(key: str, settings: Settings) -> Caller:
-    """The caller a presented key stands for; `AuthenticationError` when it is no key of ours."""
-    admins = tuple(k.get_secret_value() for k in settings.admin_api_keys)
-    users = tuple(k.get_secret_value() for k in settings.api_keys)
-    if _matches(key, admins):
-        return Caller(key_id=key_id_of(key), admin=True)
-    if _matches(key, users):
-        return Caller(key_id=key_id_of(key), admin=False)
-    raise AuthenticationError("Invalid API key")
+async def identify(key: str, runtime: Runtime) -> Caller:
+    """The caller a presented key stands for; `AuthenticationError` when it is no key of ours
+    (or a revoked one)."""
+    record = await runtime.keys.ring.identify(key)
+    if record is None:
+        raise AuthenticationError("Invalid API key")
+    return Caller(key_id=record.id, admin=record.admin)
 
 
-def caller_of(key_id: str, settings: Settings) -> Caller | None:
-    """The caller a sign-in session's key id stands for, while that key is still configured."""
-    for keys, admin in ((settings.admin_api_keys, True), (settings.api_keys, False)):
-        ids = (key_id_of(k.get_secret_value()) for k in keys)
-        if any(hmac.compare_digest(key_id, i) for i in ids):
-            return Caller(key_id=key_id, admin=admin)
-    return None
+async def caller_of(key_id: str, runtime: Runtime) -> Caller | None:
+    """The caller a sign-in session's key id stands for, while that key is still active."""
+    record = await runtime.keys.ring.active(key_id)
+    return Caller(key_id=record.id, admin=record.admin) if record else None
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flux_remix import errors as e
@@ -23,6 +24,30 @@ log = logging.getLogger("flux_remix.web")
 
 Shape = Literal["original", "native", "openai"]
 ORIGINAL_PATHS = ("/api/image", "/api/generate-image", "/api/models")
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+    retry_after: int | None = Field(default=None, description="Seconds (also in Retry-After)")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: `error` is an object on the native and OpenAI routes, a message
+    string (with `type` beside it) on the original routes."""
+
+    error: ErrorDetail | str
+    type: str | None = None
+    param: str | None = None
+
+
+# Declared on every operation of the OpenAPI schema (and replacing FastAPI's default 422).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "The request cannot be served as asked"},
+    "5XX": {"model": ErrorBody, "description": "Upstream, storage or capacity failure"},
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +60,9 @@ class Problem:
 
 
 _STATUS: tuple[tuple[type[e.FluxRemixError], int], ...] = (
+    (e.PayloadTooLargeError, 413),
     (e.InvalidParameterError, 422),
+    (e.KeyQuotaError, 429),
     (e.UnknownModelError, 404),
     (e.AuthenticationError, 401),
     (e.PermissionDeniedError, 403),

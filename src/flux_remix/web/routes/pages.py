@@ -72,12 +72,15 @@ def security_headers(nonce: str, public_base_url: str | None) -> dict[str, str]:
     }
 
 
-def page_caller(request: Request, runtime: RuntimeDep) -> tuple[Caller | None, Session | None]:
+async def page_caller(
+    request: Request, runtime: RuntimeDep
+) -> tuple[Caller | None, Session | None]:
     """Who is looking at a page: everyone when keys are off, else the signed-in key or None."""
-    if not runtime.settings.auth_enabled:
+    await runtime.keys.ring.refresh()
+    if not runtime.keys.ring.auth_enabled:
         return Caller(key_id=None, admin=True), read_session(request)
     session = read_session(request)
-    caller = caller_of(session.key_id, runtime.settings) if session else None
+    caller = await caller_of(session.key_id, runtime) if session else None
     return caller, session if caller else None
 
 
@@ -130,7 +133,7 @@ def render(
             title=messages.get(title, title),
             page=page,
             nav=signed_in,
-            signed_in=signed_in and runtime.settings.auth_enabled,
+            signed_in=signed_in and runtime.keys.ring.auth_enabled,
             demo=runtime.settings.demo,
             csrf=sessions_of(request).csrf_token(session),
             nonce=nonce,
@@ -153,7 +156,7 @@ def to_signin(request: Request) -> RedirectResponse:
 
 @router.get("/", response_class=HTMLResponse)
 async def generate_page(request: Request, runtime: RuntimeDep) -> Response:
-    caller, session = page_caller(request, runtime)
+    caller, session = await page_caller(request, runtime)
     if caller is None:
         return to_signin(request)
     models = describe_models(runtime.catalog)
@@ -183,7 +186,7 @@ async def generate_page(request: Request, runtime: RuntimeDep) -> Response:
 
 @router.get("/history", response_class=HTMLResponse)
 async def history_page(request: Request, runtime: RuntimeDep) -> Response:
-    caller, session = page_caller(request, runtime)
+    caller, session = await page_caller(request, runtime)
     if caller is None:
         return to_signin(request)
     models = describe_models(runtime.catalog)
@@ -238,7 +241,7 @@ def signin_form(
 @router.get("/signin", response_class=HTMLResponse)
 async def signin_page(request: Request, runtime: RuntimeDep) -> Response:
     next_path = local_path(request.query_params.get("next"))
-    caller, _ = page_caller(request, runtime)
+    caller, _ = await page_caller(request, runtime)
     if caller is not None:
         return RedirectResponse(next_path, status_code=303)
     expired = request.query_params.get("expired") == "1"
@@ -257,7 +260,7 @@ async def signin(
     """Check the key once and keep a signed session cookie (never the key) in its place."""
     t = MESSAGES[pick_language(request)]
     next_path = local_path(next)
-    if not runtime.settings.auth_enabled:
+    if not runtime.keys.ring.auth_enabled:
         return RedirectResponse(next_path, status_code=303)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     expected = sessions_of(request).login_token(nonce) if nonce else ""
@@ -266,7 +269,7 @@ async def signin(
     if not key.strip():
         return signin_form(request, runtime, next_path, t["signin_missing"], 401)
     try:
-        caller = identify(key.strip(), runtime.settings)
+        caller = await identify(key.strip(), runtime)
     except AuthenticationError:
         return signin_form(request, runtime, next_path, t["signin_invalid"], 401)
     assert caller.key_id is not None  # keys are configured, so every caller has an id

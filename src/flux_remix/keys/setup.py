@@ -1,0 +1,47 @@
+"""Build the key ring and the per-key limiter from settings (after `open_storage`, whose
+migrations created the `api_keys` table)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from flux_remix.errors import ConfigError, StorageError
+from flux_remix.keys.hashing import KeyHasher, load_pepper
+from flux_remix.keys.quota import Counters, KeyLimiter, MemoryCounters, RedisCounters
+from flux_remix.keys.ring import KeyRing
+from flux_remix.keys.store import key_store
+from flux_remix.settings import Settings
+
+
+@dataclass(frozen=True)
+class Keys:
+    ring: KeyRing
+    limiter: KeyLimiter
+
+
+@asynccontextmanager
+async def open_keys(settings: Settings, redis: Redis | None = None) -> AsyncIterator[Keys]:
+    store = key_store(settings)
+    var = "DATABASE_URL" if settings.database_url is not None else "FLUX_REMIX_DATA_DIR"
+    try:
+        pepper = load_pepper(settings)
+        await store.open()
+    except OSError as exc:
+        raise ConfigError(
+            f"invalid configuration: FLUX_REMIX_DATA_DIR: cannot keep the key pepper: {exc}"
+        ) from None
+    except StorageError as exc:
+        raise ConfigError(f"invalid configuration: {var}: {exc.message}") from None
+    try:
+        ring = KeyRing(settings, store, KeyHasher(pepper))
+        await ring.refresh(force=True)
+        counters: Counters = (
+            RedisCounters(redis, settings.redis_prefix) if redis is not None else MemoryCounters()
+        )
+        yield Keys(ring, KeyLimiter(ring, counters, settings))
+    finally:
+        await store.close()
