@@ -103,9 +103,7 @@ def run(
     try:
         command = [need_wrk(), "-t", str(min(threads, connections)), "-c", str(connections)]
         command += ["-d", f"{seconds:g}s", "--timeout", f"{timeout_s}s", "-s", str(path)]
-        done = subprocess.run(
-            [*command, request.url], capture_output=True, text=True, check=False
-        )
+        done = subprocess.run([*command, request.url], capture_output=True, text=True, check=False)
     finally:
         path.unlink()
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)

@@ -185,9 +185,14 @@ def start_litellm(workdir: Path, upstream: Server) -> Server:
 
 def litellm_version() -> str:
     done = subprocess.run(
-        [str(LITELLM.parent / "python"), "-c", "import importlib.metadata as m;"
-         "print(m.version('litellm'))"],
-        capture_output=True, text=True, check=False,
+        [
+            str(LITELLM.parent / "python"),
+            "-c",
+            "import importlib.metadata as m;print(m.version('litellm'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return done.stdout.strip() or "unknown"
 

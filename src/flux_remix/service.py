@@ -94,8 +94,8 @@ class ImageService:
                 self.metrics.generation(model, err.kind)
                 raise
         self.metrics.generation(model, "ok", images=len(generation.images))
-        for image in generation.images:
-            note(account=image.account, images=1)
+        for image in generation.images:  # a cache hit called no account
+            note(account=None if image.cache == "hit" else image.account, images=1)
         note(cache=generation.cache)
         return generation
 

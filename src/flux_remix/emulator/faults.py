@@ -25,6 +25,7 @@ FaultKind = Literal[
     "capacity",
     "rate_limit",
     "flagged",
+    "bad_input",
     "timeout",
     "server_error",
     "bad_gateway",
@@ -135,6 +136,7 @@ AI_ERRORS: Mapping[str, tuple[int, int, str]] = {
         3030,
         "Your output has been flagged. Please choose another prompt / input image combination",
     ),
+    "bad_input": (400, 5006, "Error: oneOf at '/' not met, 0 matches: Type mismatch"),
     "timeout": (408, 3007, "Request timeout"),
     "server_error": (500, 3043, "Internal server error"),
 }

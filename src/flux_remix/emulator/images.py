@@ -147,7 +147,11 @@ def _label(image: Image.Image, request: RenderRequest) -> None:
     draw.rectangle((pad, top, width - pad, top + panel_h), fill=(0, 0, 0, 150))
     y = top + pad
     for (text, font), step in zip(lines, line_height, strict=True):
-        draw.text((2 * pad, y), text, font=font, fill=(255, 255, 255, 255))
+        try:
+            draw.text((2 * pad, y), text, font=font, fill=(255, 255, 255, 255))
+        except (RuntimeError, ValueError, UnicodeError):  # text the layout engine cannot shape
+            plain = text.encode("ascii", "replace").decode("ascii")
+            draw.text((2 * pad, y), plain, font=font, fill=(255, 255, 255, 255))
         y += step
 
 

@@ -3,7 +3,9 @@
 The ring holds the keys from `API_KEY` / `ADMIN_API_KEY` and a snapshot of the stored keys.
 The snapshot is re-read from the database at most once per `REFRESH_SECONDS`, and at once after
 a change made through this ring, so a key revoked on one replica (or with the CLI) stops working
-everywhere within a second, and at once on the replica that revoked it.
+everywhere within a second, and at once on the replica that revoked it. A key the snapshot does
+not know re-reads it too (at most every `MISS_REFRESH_SECONDS`, so guessing keys cannot load the
+database), so a key made elsewhere works here at once.
 
 Auth is on while any key is configured or has ever been stored: revoking the last stored key
 does not open the server to everyone.
@@ -24,6 +26,7 @@ from flux_remix.settings import Settings
 
 log = logging.getLogger("flux_remix.keys")
 REFRESH_SECONDS = 1.0
+MISS_REFRESH_SECONDS = 0.2  # an unknown key re-reads the list at most this often
 
 
 def env_keys(settings: Settings, hasher: KeyHasher) -> list[ApiKey]:
@@ -88,13 +91,27 @@ class KeyRing:
 
     async def identify(self, key: str) -> ApiKey | None:
         """The active key `key` is, or None."""
+        digest = self._hasher.digest(key)
         await self.refresh()
-        return self._by_digest.get(self._hasher.digest(key))
+        found = self._by_digest.get(digest)
+        if found is None and await self._refresh_for_miss():
+            found = self._by_digest.get(digest)
+        return found
 
     async def active(self, key_id: str) -> ApiKey | None:
         """The active key with this id (a sign-in session's key), or None."""
         await self.refresh()
-        return self._by_id.get(key_id)
+        found = self._by_id.get(key_id)
+        if found is None and await self._refresh_for_miss():
+            found = self._by_id.get(key_id)
+        return found
+
+    async def _refresh_for_miss(self) -> bool:
+        """Re-read the stored keys for an unknown key, unless that was done just now."""
+        if self._clock() - self._loaded_at < MISS_REFRESH_SECONDS:
+            return False
+        await self.refresh(force=True)
+        return True
 
     def get(self, key_id: str) -> ApiKey | None:
         """The active key with this id from the current snapshot (no database read)."""

@@ -183,7 +183,7 @@ def openai_error(problem: Problem) -> tuple[int, dict[str, Any]]:
 
 def _validation_problem(exc: RequestValidationError) -> Problem:
     first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or None
     msg = str(first.get("msg", "invalid request"))
     if first.get("type") == "json_invalid":
