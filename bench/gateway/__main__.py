@@ -134,13 +134,13 @@ def memory(args: argparse.Namespace, work: Path, upstream: Server) -> str:
         idle = app.memory_mib()
         rows: list[list[object]] = [["idle, after start-up", 1, f"{idle:.1f}", "-"]]
         done = 1
-        for target in (1_000, 5_000, 10_000, args.leak_requests):
-            if target <= done:
-                continue
-            per_connection = -(-(target - done) // 64)  # ceil
-            load.run(path.request, connections=64, seconds=3600, stop_after=per_connection)
-            done += per_connection * 64
-            rows.append([f"after {done:,} requests", done, f"{app.memory_mib():.1f}", "-"])
+        checkpoints = sorted({1_000, 5_000, args.leak_requests})
+        while checkpoints:
+            done += load.run(path.request, connections=64, seconds=5).requests
+            if done >= checkpoints[0]:
+                while checkpoints and done >= checkpoints[0]:
+                    checkpoints.pop(0)
+                rows.append([f"after {done:,} requests", done, f"{app.memory_mib():.1f}", "-"])
         peak = app.memory_mib("VmHWM")
         rows.append(["peak (VmHWM), 64 in flight", done, f"{peak:.1f}", "target ≤ 200 MB"])
         return report.table(

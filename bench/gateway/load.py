@@ -2,7 +2,7 @@
 
 wrk runs in its own process, so the load generator's work is not counted in the gateway's,
 though all processes share the machine's cores. A Lua script sets the request and prints one
-JSON line with the figures; `stop_after` ends each connection after that many responses.
+JSON line with the figures.
 """
 
 from __future__ import annotations
@@ -20,14 +20,6 @@ wrk.method = {method}
 wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 {headers}
-local stop_after = {stop_after}
-local seen = 0
-if stop_after > 0 then
-  response = function(status, headers, body)
-    seen = seen + 1
-    if seen >= stop_after then wrk.thread:stop() end
-  end
-end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -85,24 +77,29 @@ def run(
     connections: int,
     seconds: float,
     threads: int = 1,
-    stop_after: int = 0,
     timeout_s: int = 30,
 ) -> Result:
-    """Load `request` on `connections` keep-alive connections for `seconds` (or `stop_after`
-    responses per connection)."""
-    headers = f'wrk.headers["Authorization"] = {_lua_string("Bearer " + request.key)}'
+    """Load `request` on `connections` keep-alive connections for `seconds`."""
+    auth = f"Bearer {request.key}"
+    headers = f'wrk.headers["Authorization"] = {_lua_string(auth)}' if request.key else ""
     script = _SCRIPT.format(
         method=_lua_string(request.method),
         body=_lua_string(request.body) if request.body is not None else "nil",
-        headers=headers if request.key else "",
-        stop_after=stop_after,
+        headers=headers,
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         path = Path(f.name)
     try:
         command = [need_wrk(), "-t", str(min(threads, connections)), "-c", str(connections)]
-        command += ["-d", f"{seconds:g}s", "--timeout", f"{timeout_s}s", "-s", str(path)]
+        command += [
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            f"{timeout_s}s",
+            "-s",
+            str(path),
+        ]
         done = subprocess.run([*command, request.url], capture_output=True, text=True, check=False)
     finally:
         path.unlink()

@@ -80,7 +80,10 @@ def serve(
     if settings.demo:
         log.warning("demo mode: images come from the built-in emulator, not Cloudflare")
     if not settings.auth_enabled:
-        log.warning("API_KEY is not set: every route is open to anyone")
+        log.warning(
+            "API_KEY is not set: every route is open to anyone, unless keys were made with "
+            "`flux-remix keys create`"
+        )
     log.info("flux-remix listening on http://%s:%d  (docs: /docs)", host, port)
     run_server(application, settings, host=host, port=port, log_level=level)
 

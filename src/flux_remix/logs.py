@@ -21,6 +21,7 @@ from flux_remix.settings import Settings
 log = logging.getLogger("flux_remix")
 REDACTED = "[REDACTED]"
 _PATTERNS = (
+    re.compile(r"(fxr_)[A-Za-z0-9_-]{20,}"),  # a stored API key (keys/hashing.py)
     re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
     re.compile(r"(?i)(/accounts/)[0-9a-f]{16,}"),
     re.compile(
@@ -42,6 +43,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.external_api_key,
         settings.object_store_secret_key,
         settings.session_secret,
+        settings.key_pepper,
     ):
         if secret is not None:
             values.append(secret.get_secret_value())

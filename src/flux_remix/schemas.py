@@ -7,6 +7,7 @@ here holds an account id, token or API key.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,6 +67,12 @@ class GeneratedImage:
     neurons: float
     account: str  # the account's label, never its id
     cache: CacheOutcome = "miss"
+    b64: str | None = field(default=None, repr=False)  # upstream's base64 of `data`, if any
+
+    def as_base64(self) -> str:
+        """`data` as base64 text: upstream's own when it sent base64, so it is not encoded
+        a second time."""
+        return self.b64 if self.b64 is not None else base64.b64encode(self.data).decode("ascii")
 
     @property
     def mime(self) -> str:

@@ -234,4 +234,5 @@ class ImageService:
             seed=params.seed,
             neurons=neurons,
             account=account.label,
+            b64=result.b64,
         )

@@ -36,8 +36,8 @@ class Case:
 CASES = {
     "capacity": Case("capacity", 503, "no_capacity", "busy or rate limited", "cooling_down", 3, 1,
                      retry_after=True),
-    "per-minute limit": Case("rate_limit", 503, "no_capacity", "busy or rate limited", "cooling_down",
-                             3, 1, retry_after=True),
+    "per-minute limit": Case("rate_limit", 503, "no_capacity", "busy or rate limited",
+                             "cooling_down", 3, 1, retry_after=True),
     "daily quota": Case("quota", 429, "no_capacity", "daily free neurons", "exhausted", 3, 1,
                         retry_after=True),
     "flagged": Case("flagged", 400, "content_flagged", "safety filter", "healthy", 1),

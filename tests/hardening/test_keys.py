@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from flux_remix.catalog import build_catalog
+from flux_remix.keys.quota import gcra
 from flux_remix.schemas import ImageRequest
 from flux_remix.validation import validate_request
 from tests.api.helpers import image_calls
@@ -168,6 +169,13 @@ def test_the_cli_makes_and_revokes_keys_a_running_server_honours(start_app, tmp_
     missing = subprocess.run([*cli, "revoke", "key_nope"], env=env, capture_output=True, text=True)
     assert missing.returncode == 3 and "No stored key" in missing.stderr
 
+    remote = [*cli, "list", "--json", "--server", server.url]  # the same through the admin API
+    listed = subprocess.run([*remote, "--key", ADMIN_KEY], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["keys"][-1]["revoked"]
+    refused = subprocess.run([*remote, "--key", API_KEY], env=env, capture_output=True, text=True)
+    assert refused.returncode == 4 and ADMIN_KEY not in refused.stderr
+
 
 def test_requests_per_minute_per_key_answer_429_with_retry_after(start_app, emulator):
     server = start_app(FLUX_REMIX_KEY_RATE_LIMIT="2")  # the default, for keys without their own
@@ -231,3 +239,24 @@ def test_replicas_share_rate_limits_and_budgets_through_redis(start_app, emulato
         with server.client(headers=bearer(key)) as c:
             statuses.append(c.get("/api/v1/images").status_code)
     assert statuses == [200, 200, 200, 200, 429]
+
+
+@pytest.mark.parametrize(
+    ("tat", "now", "per_minute", "allowed", "wait"),
+    [
+        (None, 100.0, 2, True, 0.0),  # first request
+        (130.0, 100.0, 2, True, 0.0),  # second of a burst of 2
+        (160.0, 100.0, 2, False, 30.0),  # third: one every 30 s from now on
+        (160.0, 130.0, 2, True, 0.0),  # ...which has passed
+        (50.0, 100.0, 2, True, 0.0),  # a long pause refills the burst
+        (100.5, 100.0, 120, True, 0.0),
+        (159.5, 100.0, 120, True, 0.0),  # the 120th request of a minute
+        (160.0, 100.0, 120, False, 0.5),  # the 121st
+    ],
+)
+def test_gcra_table(tat, now, per_minute, allowed, wait):
+    new_tat, waited = gcra(tat, now, per_minute)
+    assert (waited == 0) is allowed
+    assert waited == pytest.approx(wait)
+    if allowed:
+        assert new_tat == pytest.approx(max(tat or now, now) + 60 / per_minute)

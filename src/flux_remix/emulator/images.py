@@ -150,7 +150,7 @@ def _label(image: Image.Image, request: RenderRequest) -> None:
         try:
             draw.text((2 * pad, y), text, font=font, fill=(255, 255, 255, 255))
         except (RuntimeError, ValueError, UnicodeError):  # text the layout engine cannot shape
-            plain = text.encode("ascii", "replace").decode("ascii")
+            plain = "".join(c if c.isascii() and c.isprintable() else "?" for c in text)
             draw.text((2 * pad, y), plain, font=font, fill=(255, 255, 255, 255))
         y += step
 

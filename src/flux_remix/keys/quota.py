@@ -12,6 +12,7 @@ them. A key's own limits win; a key without its own gets `FLUX_REMIX_KEY_RATE_LI
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from flux_remix.accounts.policy import next_utc_midnight, utc_day
 from flux_remix.errors import KeyBudgetExhaustedError, KeyRateLimitedError
@@ -26,6 +28,7 @@ from flux_remix.keys.records import ApiKey
 from flux_remix.keys.ring import KeyRing
 from flux_remix.settings import Settings
 
+log = logging.getLogger("flux_remix.keys")
 PERIOD = 60.0  # seconds the rate limit is counted over
 DAY_TTL = 2 * 86_400  # seconds a day's neuron counter is kept in Redis
 
@@ -87,6 +90,9 @@ return '0'
 
 
 class RedisCounters:
+    """The counters in Redis, shared by every replica. While Redis is unreachable the limits
+    are not applied (a warning says so): an outage of a safeguard does not fail requests."""
+
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -94,19 +100,30 @@ class RedisCounters:
 
     async def take(self, key_id: str, per_minute: int, now: float) -> float:
         key = f"{self._prefix}key-rate:{key_id}"
-        answer = await self._take(keys=[key], args=[repr(now), repr(PERIOD / per_minute), PERIOD])
-        return float(answer)
+        args: list[str | float] = [repr(now), repr(PERIOD / per_minute), PERIOD]
+        try:
+            return float(await self._take(keys=[key], args=args))
+        except RedisError as exc:
+            log.warning("per-key rate limit not applied: Redis failed (%s)", type(exc).__name__)
+            return 0.0
 
     async def used(self, key_id: str, day: str) -> float:
-        value = await self._redis.get(f"{self._prefix}key-neurons:{day}:{key_id}")
+        try:
+            value = await self._redis.get(f"{self._prefix}key-neurons:{day}:{key_id}")
+        except RedisError as exc:
+            log.warning("per-key budget not checked: Redis failed (%s)", type(exc).__name__)
+            return 0.0
         return float(value) if value is not None else 0.0
 
     async def add(self, key_id: str, day: str, neurons: float) -> None:
         key = f"{self._prefix}key-neurons:{day}:{key_id}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incrbyfloat(key, neurons)
-            pipe.expire(key, DAY_TTL)
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incrbyfloat(key, neurons)
+                pipe.expire(key, DAY_TTL)
+                await pipe.execute()
+        except RedisError as exc:
+            log.warning("per-key neurons not counted: Redis failed (%s)", type(exc).__name__)
 
 
 def _utcnow() -> datetime:

@@ -45,7 +45,9 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def image_of(record: ImageRecord, data: bytes, cache: CacheOutcome) -> GeneratedImage:
+def image_of(
+    record: ImageRecord, data: bytes, cache: CacheOutcome, b64: str | None = None
+) -> GeneratedImage:
     return GeneratedImage(
         id=record.id,
         data=data,
@@ -56,6 +58,7 @@ def image_of(record: ImageRecord, data: bytes, cache: CacheOutcome) -> Generated
         neurons=record.neurons if cache == "miss" else 0.0,
         account=record.account,
         cache=cache,
+        b64=b64,
     )
 
 
@@ -76,7 +79,7 @@ class Keeper:
         and stored."""
         if not job.cacheable:
             stored = await self._fresh(job, params, prompt, make, None)
-            return image_of(stored.record, stored.data, "miss")
+            return image_of(stored.record, stored.data, "miss", stored.b64)
         key = cache_key(params, prompt)
         found = await self.store.cached(key)
         if found is not None:
@@ -89,7 +92,7 @@ class Keeper:
         )
         if joined:
             return await self._reuse(job, stored, "joined")
-        return image_of(stored.record, stored.data, "miss")
+        return image_of(stored.record, stored.data, "miss", stored.b64)
 
     async def _fresh(
         self,
@@ -129,13 +132,13 @@ class Keeper:
             demo=job.demo,
         )
         await self.store.save(record, image.data)
-        return StoredImage(record, image.data)
+        return StoredImage(record, image.data, image.b64)
 
     async def _reuse(self, job: Job, source: StoredImage, cache: CacheOutcome) -> GeneratedImage:
         """The caller's image from a stored one: the same row when it is the caller's own,
         else a new row in the caller's history that shares the stored bytes."""
         if source.record.key_id == job.key_id:
-            return image_of(source.record, source.data, cache)
+            return image_of(source.record, source.data, cache, source.b64)
         record = replace(
             source.record,
             id=uuid.uuid4().hex,
@@ -152,7 +155,7 @@ class Keeper:
             demo=job.demo,
         )
         await self.store.save_reference(record, source.data)
-        return image_of(record, source.data, cache)
+        return image_of(record, source.data, cache, source.b64)
 
 
 def _timings(job: Job, generate_ms: float) -> dict[str, float]:

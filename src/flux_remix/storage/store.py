@@ -8,7 +8,7 @@ Deletes remove the row first, then the blob once no other row points at it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flux_remix.storage.protocols import BlobStore, MetadataStore
 from flux_remix.storage.records import IMAGE_ID, HistoryPage, HistoryQuery, ImageRecord
@@ -20,6 +20,7 @@ log = logging.getLogger("flux_remix.storage")
 class StoredImage:
     record: ImageRecord
     data: bytes
+    b64: str | None = field(default=None, repr=False)  # upstream's base64 of `data`, if fresh
 
 
 class ImageStore:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -21,9 +21,9 @@ from flux_remix.schemas import ImageFormat
 from flux_remix.settings import Account
 from flux_remix.upstream.decode import (
     check_image,
+    decode_image,
     error_from_envelope,
     error_from_response,
-    image_from_response,
     neurons_header,
     read_envelope,
 )
@@ -48,6 +48,7 @@ class UpstreamImage:
     height: int
     neurons: float | None  # from the cf-ai-neurons header; None when upstream did not say
     elapsed_ms: float
+    b64: str | None = field(default=None, repr=False)  # upstream's base64 text, if it sent one
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,10 @@ class WorkersAIClient:
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise error_from_response(response)
-        data = image_from_response(response)
-        fmt, width, height = check_image(data)
-        return UpstreamImage(data, fmt, width, height, neurons_header(response), elapsed)
+        image = decode_image(response)
+        fmt, width, height = check_image(image.data)
+        neurons = neurons_header(response)
+        return UpstreamImage(image.data, fmt, width, height, neurons, elapsed, image.b64)
 
     async def run_text(self, account: Account, model_id: str, body: dict[str, Any]) -> TextResult:
         """Run a text model; return its answer with any reasoning trace removed."""

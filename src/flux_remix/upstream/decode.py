@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 import struct
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -138,11 +139,22 @@ def read_envelope(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
+@dataclass(frozen=True)
+class DecodedImage:
+    data: bytes
+    b64: str | None  # the base64 text upstream sent (JSON outputs): answers reuse it as is
+
+
 def image_from_response(response: httpx.Response) -> bytes:
     """Image bytes from a successful response: binary body or JSON `result.image` base64."""
+    return decode_image(response).data
+
+
+def decode_image(response: httpx.Response) -> DecodedImage:
+    """The image of a successful response, and its base64 text when it came as base64."""
     ctype = response.headers.get("content-type", "").lower()
     if ctype.startswith("image/"):
-        return response.content
+        return DecodedImage(response.content, None)
     if "json" not in ctype:
         raise e.MalformedResponseError(f"upstream returned an unexpected content type '{ctype}'")
     body = read_envelope(response)
@@ -153,7 +165,7 @@ def image_from_response(response: httpx.Response) -> bytes:
     if not isinstance(image, str) or not image:
         raise e.MalformedResponseError("upstream JSON has no result.image")
     try:
-        return base64.b64decode(image, validate=True)
+        return DecodedImage(base64.b64decode(image, validate=True), image)
     except (binascii.Error, ValueError):
         raise e.MalformedResponseError("upstream result.image is not valid base64") from None
 

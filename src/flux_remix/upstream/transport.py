@@ -15,7 +15,6 @@ become the httpx exceptions the callers already map: `ConnectTimeout`/`ReadTimeo
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 
 import aiohttp
@@ -78,7 +77,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 reason = response.reason or ""
         except aiohttp.ConnectionTimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
         except aiohttp.ClientConnectorError as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -44,7 +43,7 @@ async def create_images(
             PublicImage(
                 id=i.id,
                 url=image_url(request, i),
-                b64_json=base64.b64encode(i.data).decode("ascii") if inline else None,
+                b64_json=i.as_base64() if inline else None,
                 mime_type=i.mime,
                 width=i.width,
                 height=i.height,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -55,7 +54,7 @@ async def create_images(
         data=[
             OpenAIImage(
                 url=image_url(request, i) if url else None,
-                b64_json=base64.b64encode(i.data).decode("ascii") if b64 else None,
+                b64_json=i.as_base64() if b64 else None,
                 revised_prompt=g.params["prompt"],
                 seed=i.seed,
             )

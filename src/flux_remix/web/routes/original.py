@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -92,7 +91,7 @@ async def _generate(
     return OriginalImageResponse(
         prompt=generation.prompt.original,
         translatedPrompt=generation.params["prompt"],
-        image=url if response_format == "url" else base64.b64encode(image.data).decode("ascii"),
+        image=url if response_format == "url" else image.as_base64(),
         url=url,
         id=image.id,
         cache=image.cache,
