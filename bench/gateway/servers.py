@@ -11,10 +11,7 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,14 +116,6 @@ def _start(
     return server
 
 
-@contextmanager
-def running(server: Server) -> Iterator[Server]:
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def start_upstream(workdir: Path, latency: float) -> Server:
     port = free_port()
     command = [str(PYTHON), "-m", "bench.gateway.upstream", "--port", str(port)]
@@ -195,7 +184,3 @@ def litellm_version() -> str:
         check=False,
     )
     return done.stdout.strip() or "unknown"
-
-
-def python_version() -> str:
-    return sys.version.split()[0]

@@ -17,6 +17,7 @@ import pytest
 
 from flux_remix.catalog import build_catalog
 from flux_remix.keys.quota import gcra
+from flux_remix.keys.ring import MISS_REFRESH_SECONDS
 from flux_remix.schemas import ImageRequest
 from flux_remix.validation import validate_request
 from tests.api.helpers import image_calls
@@ -234,6 +235,7 @@ def test_replicas_share_rate_limits_and_budgets_through_redis(start_app, emulato
     a = start_app(**env)
     b = start_app(**env)  # the same data directory: one SQLite file, one pepper
     key, _ = made(a, rate_limit=4)
+    time.sleep(MISS_REFRESH_SECONDS + 0.05)  # B may have read the key list just before
     statuses = []
     for server in (a, b, a, b, b):
         with server.client(headers=bearer(key)) as c:

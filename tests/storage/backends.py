@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+
 from tests.servers import POSTGRES_HOST, POSTGRES_PORT, require_postgres, unavailable
 from tests.support import free_port
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from tests.storage.backends import S3_ACCESS_KEY, S3_SECRET_KEY, SeaweedFS, postgres_schema
 
 from flux_remix.storage.disk import DiskBlobStore
 from flux_remix.storage.postgres import PostgresMetadataStore
 from flux_remix.storage.protocols import BlobStore, MetadataStore
 from flux_remix.storage.s3 import S3BlobStore
 from flux_remix.storage.sqlite import SQLiteMetadataStore
+from tests.storage.backends import S3_ACCESS_KEY, S3_SECRET_KEY, SeaweedFS, postgres_schema
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from tests.storage.backends import S3_ACCESS_KEY, SeaweedFS
-from tests.storage.helpers import png_bytes
 
 from flux_remix.errors import StorageError
 from flux_remix.storage.disk import DiskBlobStore
 from flux_remix.storage.protocols import BlobStore
 from flux_remix.storage.s3 import S3BlobStore
+from tests.storage.backends import S3_ACCESS_KEY, SeaweedFS
+from tests.storage.helpers import png_bytes
 
 KEY = "0123456789abcdef0123456789abcdef.png"
 

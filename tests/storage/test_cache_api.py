@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from flux_remix.emulator import FaultSpec
 from tests.api.helpers import image_calls
 from tests.conftest import API_KEY, AUTH
 from tests.storage.test_history_api import OTHER, OTHER_KEY
-
-from flux_remix.emulator import FaultSpec
 
 LIGHTNING = {"model": "SD-XL-Lightning-CF", "width": 256, "height": 256}
 

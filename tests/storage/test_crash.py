@@ -21,10 +21,10 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from tests.conftest import ADMIN, ADMIN_KEY, API_KEY, AUTH, account_list
-from tests.support import free_port
 
 from flux_remix.emulator import EmulatorServer, FaultSpec
+from tests.conftest import ADMIN, ADMIN_KEY, API_KEY, AUTH, account_list
+from tests.support import free_port
 
 LOAD = 50
 KILL_AFTER = 12  # responses received before the kill

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
-from tests.servers import require_redis
-from tests.support import free_port
 
 from flux_remix.errors import CapacityError
 from flux_remix.storage.flight import Flights
+from tests.servers import require_redis
+from tests.support import free_port
 
 
 class Work:

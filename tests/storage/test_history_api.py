@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import ADMIN, API_KEY, AUTH
 
 OTHER_KEY = "test-other-key-MIKE-5e6f7a8b9c0d"

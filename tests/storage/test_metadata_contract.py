@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from tests.storage.helpers import T0, make_record
 
 from flux_remix.errors import StorageError
 from flux_remix.storage.migrations import MIGRATIONS, Migration
 from flux_remix.storage.protocols import MetadataStore
 from flux_remix.storage.records import HistoryQuery
+from tests.storage.helpers import T0, make_record
 
 
 async def test_a_row_comes_back_exactly_as_written(metadata_store: MetadataStore) -> None:

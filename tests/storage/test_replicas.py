@@ -8,12 +8,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
+from flux_remix.emulator import FaultSpec
 from tests.api.helpers import image_calls
 from tests.conftest import AUTH
 from tests.servers import require_redis
 from tests.storage.backends import SeaweedFS
-
-from flux_remix.emulator import FaultSpec
 
 BODY = {"prompt": "two lighthouses", "model": "SD-XL-Lightning-CF", "width": 256, "height": 256}
 

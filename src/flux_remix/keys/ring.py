@@ -5,7 +5,7 @@ The snapshot is re-read from the database at most once per `REFRESH_SECONDS`, an
 a change made through this ring, so a key revoked on one replica (or with the CLI) stops working
 everywhere within a second, and at once on the replica that revoked it. A key the snapshot does
 not know re-reads it too (at most every `MISS_REFRESH_SECONDS`, so guessing keys cannot load the
-database), so a key made elsewhere works here at once.
+database), so a key made elsewhere works here within `MISS_REFRESH_SECONDS`.
 
 Auth is on while any key is configured or has ever been stored: revoking the last stored key
 does not open the server to everyone.

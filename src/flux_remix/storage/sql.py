@@ -101,10 +101,10 @@ def history_sql(
         where.append("(" + " OR ".join(matches) + ")")
     if query.cursor is not None:
         created_us, image_id = query.cursor
-        where.append(
-            f"(created_us < {arg(created_us)} OR "
-            f"(created_us = {arg(created_us)} AND id < {arg(image_id)}))"
-        )
+        # a row value, not `a < x OR (a = x AND b < y)`: both databases then seek in the
+        # (…, created_us, id) index instead of scanning it from the top (10 ms → 0.03 ms
+        # half-way down 100,000 rows in SQLite)
+        where.append(f"(created_us, id) < ({arg(created_us)}, {arg(image_id)})")
     sql = SELECT
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -55,7 +55,7 @@ class SQLiteMetadataStore:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _switch_to_wal(conn)
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
@@ -122,6 +122,20 @@ class SQLiteMetadataStore:
             return [str(r[0]) for r in rows]
 
         return await self._run(fetch)
+
+
+def _switch_to_wal(conn: sqlite3.Connection, attempts: int = 100) -> str:
+    """`PRAGMA journal_mode = WAL`, retried: switching needs a moment alone with the file, and
+    SQLite answers "database is locked" at once (not after busy_timeout) when another process
+    opening the same new file holds it."""
+    for attempt in range(attempts):
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+    raise sqlite3.OperationalError("cannot switch to WAL mode")
 
 
 def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
