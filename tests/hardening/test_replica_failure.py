@@ -8,7 +8,6 @@ import hashlib
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -16,9 +15,8 @@ import pytest
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
-from tests.ops.helpers import ServeProcess, base_env
-from tests.servers import require_redis
-from tests.storage.backends import SeaweedFS, postgres_schema
+from tests.ops.helpers import ServeProcess, replica_pair
+from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]
 
@@ -34,24 +32,8 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
 
 @pytest.fixture
 def replicas(tmp_path, emulator, seaweedfs) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    redis_url = require_redis()
-    tag = uuid.uuid4().hex[:10]
-    with postgres_schema() as database_url:
-        shared = {
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"flux-test-{tag}:",
-            "DATABASE_URL": database_url,
-            "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}",
-            "FLUX_REMIX_KEY_PEPPER": f"replica-key-pepper-{tag}",
-            **seaweedfs.env(f"flux-failover-{tag}"),
-        }
-        a_env = base_env(tmp_path / "a", emulator.base_url, **shared)
-        b_env = base_env(tmp_path / "b", emulator.base_url, **shared)
-        with (
-            ServeProcess(a_env, tmp_path / "a.log") as a,
-            ServeProcess(b_env, tmp_path / "b.log") as b,
-        ):
-            yield a, b
+    with replica_pair(tmp_path, emulator.base_url, seaweedfs, "flux-failover") as pair:
+        yield pair
 
 
 class Load:

@@ -7,11 +7,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import ADMIN_KEY, API_KEY, account_list
+from tests.servers import require_redis
+from tests.storage.backends import SeaweedFS, postgres_schema
 from tests.support import free_port
 
 CLI = [sys.executable, "-m", "flux_remix.cli"]
@@ -89,3 +94,28 @@ class ServeProcess:
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
+@contextmanager
+def replica_pair(
+    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
+) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
+    redis_url = require_redis()
+    tag = uuid.uuid4().hex[:10]
+    with postgres_schema() as database_url:
+        shared = {
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": f"flux-test-{tag}:",
+            "DATABASE_URL": database_url,
+            "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}-0123456789",
+            "FLUX_REMIX_KEY_PEPPER": f"replica-key-pepper-{tag}",
+            **seaweedfs.env(f"{bucket}-{tag}"),
+        }
+        a_env = base_env(tmp_path / "a", emulator_url, **shared)
+        b_env = base_env(tmp_path / "b", emulator_url, **shared)
+        with (
+            ServeProcess(a_env, tmp_path / "a.log") as a,
+            ServeProcess(b_env, tmp_path / "b.log") as b,
+        ):
+            yield a, b

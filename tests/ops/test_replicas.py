@@ -3,16 +3,14 @@ empty data directory, sharing one Redis, one PostgreSQL schema and one SeaweedFS
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
-from tests.ops.helpers import ServeProcess, base_env
-from tests.servers import require_redis
-from tests.storage.backends import SeaweedFS, postgres_schema
+from tests.ops.helpers import ServeProcess, replica_pair
+from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]
 
@@ -27,23 +25,8 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
 
 @pytest.fixture
 def replicas(tmp_path, emulator, seaweedfs) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    redis_url = require_redis()
-    tag = uuid.uuid4().hex[:10]
-    with postgres_schema() as database_url:
-        shared = {
-            "REDIS_URL": redis_url,
-            "REDIS_PREFIX": f"flux-test-{tag}:",
-            "DATABASE_URL": database_url,
-            "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}-0123456789",
-            **seaweedfs.env(f"flux-replicas-{tag}"),
-        }
-        a_env = base_env(tmp_path / "a", emulator.base_url, **shared)
-        b_env = base_env(tmp_path / "b", emulator.base_url, **shared)
-        with (
-            ServeProcess(a_env, tmp_path / "a.log") as a,
-            ServeProcess(b_env, tmp_path / "b.log") as b,
-        ):
-            yield a, b
+    with replica_pair(tmp_path, emulator.base_url, seaweedfs, "flux-replicas") as pair:
+        yield pair
         assert not list((tmp_path / "a" / "data").glob("**/*.png"))  # nothing kept locally
         assert not list((tmp_path / "b" / "data").glob("**/*.png"))
 

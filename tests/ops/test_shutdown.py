@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -81,7 +82,9 @@ def test_sigterm_finishes_in_flight_generations_and_keeps_them(tmp_path, emulato
     assert [status for status, _ in results] == [200, 200, 200], results
     assert took < 15
     log = server.output()
-    assert "finishing 3 in-flight request(s)" in log
+    # 3 generations, plus possibly the test's own /metrics poll still being answered
+    found = re.search(r"finishing (\d+) in-flight request\(s\)", log)
+    assert found and int(found.group(1)) >= 3, log
     assert "shutdown complete" in log
 
     # the images were stored before the answers: they are in history after the process is gone

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
-from pathlib import Path
 
 from flux_remix.settings import Settings
+from flux_remix.stored_secret import stored_secret
 
 PREFIX = "fxr_"
 PEPPER_FILE = "key-pepper"
@@ -56,29 +55,4 @@ def load_pepper(settings: Settings) -> bytes:
     """`FLUX_REMIX_KEY_PEPPER`, else a random pepper kept in the data directory."""
     if settings.key_pepper is not None:
         return hashlib.sha256(settings.key_pepper.get_secret_value().encode()).digest()
-    return _stored_secret(settings.data_dir / PEPPER_FILE)
-
-
-def _stored_secret(path: Path) -> bytes:
-    """A random secret kept in `path` (created once, owner-readable only; first writer wins)."""
-    try:
-        data = path.read_bytes()
-        if len(data) >= 32:
-            return data[:64]
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = secrets.token_bytes(64)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        data = path.read_bytes()[:64]
-    finally:
-        tmp.unlink(missing_ok=True)
-    return data
+    return stored_secret(settings.data_dir / PEPPER_FILE)

@@ -17,16 +17,15 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from fastapi import Request, Response
 
 from flux_remix.errors import PermissionDeniedError
 from flux_remix.settings import Settings
+from flux_remix.stored_secret import stored_secret
 
 COOKIE = "flux_session"
 LOGIN_COOKIE = "flux_login"  # double-submit token of the sign-in form (before any session)
@@ -65,7 +64,7 @@ class Sessions:
             if configured is not None:
                 self._secret = hashlib.sha256(configured.get_secret_value().encode()).digest()
             else:
-                self._secret = _stored_secret(self._settings.data_dir / "session-secret")
+                self._secret = stored_secret(self._settings.data_dir / "session-secret")
         return self._secret
 
     def _sign(self, purpose: str, payload: str) -> str:
@@ -155,26 +154,3 @@ def set_session_cookie(
 
 def clear_session_cookie(response: Response) -> None:
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
-
-
-def _stored_secret(path: Path) -> bytes:
-    """A random secret kept in `path` (created once, readable by its owner only)."""
-    try:
-        data = path.read_bytes()
-        if len(data) >= 32:
-            return data[:64]
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = secrets.token_bytes(64)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    try:
-        os.link(tmp, path)  # first writer wins; a concurrent start-up reads the winner's secret
-    except FileExistsError:
-        data = path.read_bytes()[:64]
-    finally:
-        tmp.unlink(missing_ok=True)
-    return data
