@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flux_remix import errors as e
-from flux_remix.commands.exits import EXIT_CODES, INTERRUPTED, err, exit_code, fail
+from flux_remix.commands.exits import EXIT_CODES, INTERRUPTED, err, exit_code, fail, write_json
 from flux_remix.commands.keys import keys_app
 from flux_remix.settings import Settings, load_settings
 
@@ -170,7 +169,7 @@ def generate(
         err.print("[yellow]interrupted[/]")
         raise typer.Exit(INTERRUPTED) from None
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        write_json(result)
         return
     gen.print_result(out, result)
 
@@ -216,7 +215,7 @@ def history(
                 if sink is None:
                     records.append(record)
                 else:
-                    sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    write_json(record, sink)
 
             if server:
                 count = h.each_remote(server, key, filters, limit, emit)
@@ -232,7 +231,7 @@ def history(
             err.print(f"exported {count} image record(s) to {escape(str(export))}")
         return
     if as_json:
-        sys.stdout.write(json.dumps({"images": records}, ensure_ascii=False) + "\n")
+        write_json({"images": records})
         return
     h.print_table(out, records)
 
@@ -251,7 +250,7 @@ def models(
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
-        sys.stdout.write(json.dumps(described, ensure_ascii=False) + "\n")
+        write_json(described)
         return
     m.print_models(out, described)
 
@@ -276,7 +275,7 @@ def accounts(
     except e.FluxRemixError as exc:
         raise fail(exc) from None
     if as_json:
-        sys.stdout.write(json.dumps({"accounts": rows}, ensure_ascii=False) + "\n")
+        write_json({"accounts": rows})
         return
     colours = {"healthy": "green", "cooling_down": "yellow", "exhausted": "yellow"}
     table = Table(title="Cloudflare accounts (neurons: today, UTC)")
@@ -337,7 +336,7 @@ def prompt(
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        write_json(result)
         return
     preview.print_preview(out, result)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -137,5 +137,10 @@ def fail(exc: e.FluxRemixError, *, as_json: bool = False) -> typer.Exit:
     if advice:
         err.print(f"[dim]{escape(advice)}[/]", highlight=False)
     if as_json:
-        sys.stdout.write(json.dumps(error_json(exc), ensure_ascii=False) + "\n")
+        write_json(error_json(exc))
     return typer.Exit(code)
+
+
+def write_json(value: object, sink: TextIO | None = None) -> None:
+    """One JSON document on one line, for scripts (`--json`)."""
+    (sink or sys.stdout).write(json.dumps(value, ensure_ascii=False) + "\n")

@@ -8,7 +8,6 @@ sees the change within a second); with `--server URL --key ADMIN_KEY` it calls t
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -19,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flux_remix import errors as e
-from flux_remix.commands.exits import err, fail
+from flux_remix.commands.exits import err, fail, write_json
 from flux_remix.settings import Settings, load_settings
 
 keys_app = typer.Typer(
@@ -99,7 +98,7 @@ def list_keys(server: ServerOpt = None, key: KeyOpt = None, as_json: JsonOpt = F
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
-        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+        write_json(body)
         return
     print_keys(out, body["keys"])
 
@@ -134,7 +133,7 @@ def create(
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
-        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+        write_json(body)
         return
     err.print(f"created {escape(body['id'])} ({escape(body['label'])}); the key, shown only now:")
     sys.stdout.write(body["key"] + "\n")
@@ -198,7 +197,7 @@ def revoke(
 
 def _print_one(body: dict[str, Any], as_json: bool, what: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
+        write_json(body)
         return
     err.print(f"{what} {escape(body['id'])} ({escape(body['label'])})")
 
