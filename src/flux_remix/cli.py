@@ -18,7 +18,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from flux_remix import errors as e
-from flux_remix.commands.exits import EXIT_CODES, INTERRUPTED, err, exit_code, fail, write_json
+from flux_remix.commands.exits import (
+    EXIT_CODES,
+    INTERRUPTED,
+    emit,
+    err,
+    exit_code,
+    fail,
+    write_json,
+)
 from flux_remix.commands.keys import keys_app
 from flux_remix.settings import Settings, load_settings
 
@@ -168,10 +176,7 @@ def generate(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]")
         raise typer.Exit(INTERRUPTED) from None
-    if as_json:
-        write_json(result)
-        return
-    gen.print_result(out, result)
+    emit(result, as_json, lambda v: gen.print_result(out, v))
 
 
 @app.command()
@@ -211,16 +216,18 @@ def history(
             if export is not None and sink is None:
                 sink = stack.enter_context(export.open("w", encoding="utf-8"))
 
-            def emit(record: dict[str, Any]) -> None:
+            def export_line(record: dict[str, Any]) -> None:
                 if sink is None:
                     records.append(record)
                 else:
                     write_json(record, sink)
 
             if server:
-                count = h.each_remote(server, key, filters, limit, emit)
+                count = h.each_remote(server, key, filters, limit, export_line)
             else:
-                count = h.each_local(load_settings(wrangler_toml=wrangler), filters, limit, emit)
+                count = h.each_local(
+                    load_settings(wrangler_toml=wrangler), filters, limit, export_line
+                )
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     except OSError as exc:
@@ -249,10 +256,7 @@ def models(
         described = m.remote_models(server, key) if server else m.local_models(load_settings())
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
-    if as_json:
-        write_json(described)
-        return
-    m.print_models(out, described)
+    emit(described, as_json, lambda v: m.print_models(out, v))
 
 
 @app.command()
@@ -335,10 +339,7 @@ def prompt(
         raise fail(e.RequestError(str(exc.errors()[0]["msg"])), as_json=as_json) from None
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
-    if as_json:
-        write_json(result)
-        return
-    preview.print_preview(out, result)
+    emit(result, as_json, lambda v: preview.print_preview(out, v))
 
 
 @app.command()

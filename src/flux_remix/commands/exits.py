@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,6 +28,7 @@ from rich.markup import escape
 
 from flux_remix import errors as e
 
+T = TypeVar("T")
 err = Console(stderr=True)
 INTERRUPTED = 130
 
@@ -144,3 +146,11 @@ def fail(exc: e.FluxRemixError, *, as_json: bool = False) -> typer.Exit:
 def write_json(value: object, sink: TextIO | None = None) -> None:
     """One JSON document on one line, for scripts (`--json`)."""
     (sink or sys.stdout).write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def emit(value: T, as_json: bool, show: Callable[[T], None]) -> None:
+    """`--json`: the value as one JSON line; otherwise `show` renders it for a person."""
+    if as_json:
+        write_json(value)
+    else:
+        show(value)

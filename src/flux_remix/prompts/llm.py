@@ -20,7 +20,7 @@ from flux_remix.accounts import AccountPool
 from flux_remix.catalog import REASONING_TEXT_MODELS
 from flux_remix.settings import Account
 from flux_remix.upstream import TextResult, WorkersAIClient
-from flux_remix.upstream.client import text_of_result
+from flux_remix.upstream.client import post, text_of_result
 
 # Neurons per million input / output tokens (contract section 4; the 8B -fast price otherwise).
 TEXT_PRICES: dict[str, tuple[float, float]] = {
@@ -122,18 +122,9 @@ class OpenAICompatibleText:
     async def complete(self, system: str, user: str, *, max_tokens: int) -> LLMAnswer:
         body = {"model": self.name, **chat_body(self.name, system, user, max_tokens)}
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"} if self._key else {}
-        try:
-            response = await self._http.post(
-                self._url, json=body, headers=headers, timeout=self._timeout
-            )
-        except httpx.TimeoutException:
-            raise e.UpstreamTimeoutError(
-                f"the external LLM did not answer within {self._timeout:g} s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise e.UpstreamConnectionError(
-                f"could not reach the external LLM ({type(exc).__name__})"
-            ) from None
+        response = await post(
+            self._http, self._url, "the external LLM", self._timeout, json=body, headers=headers
+        )
         if response.status_code != 200:
             raise external_error(response, self._key)
         try:

@@ -103,18 +103,9 @@ class WorkersAIClient:
         return {"Authorization": f"Bearer {account.token.get_secret_value()}"}
 
     async def _post(self, url: str, account: Account, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._http.post(
-                url, headers=self._auth(account), timeout=self._timeout, **kwargs
-            )
-        except httpx.TimeoutException:
-            raise e.UpstreamTimeoutError(
-                f"Cloudflare did not answer within {self._timeout:g} s"
-            ) from None
-        except httpx.TransportError as exc:
-            raise e.UpstreamConnectionError(
-                f"could not reach Cloudflare ({type(exc).__name__})"
-            ) from None
+        return await post(
+            self._http, url, "Cloudflare", self._timeout, headers=self._auth(account), **kwargs
+        )
 
     async def run_image(
         self, account: Account, params: EffectiveParams, prompt: str
@@ -176,6 +167,18 @@ class WorkersAIClient:
             return False
         result = body.get("result") if isinstance(body, dict) else None
         return isinstance(result, dict) and result.get("status") == "active"
+
+
+async def post(
+    http: httpx.AsyncClient, url: str, who: str, timeout: float, **kwargs: Any
+) -> httpx.Response:
+    """POST through the shared client; transport failures become typed upstream errors."""
+    try:
+        return await http.post(url, timeout=timeout, **kwargs)
+    except httpx.TimeoutException:
+        raise e.UpstreamTimeoutError(f"{who} did not answer within {timeout:g} s") from None
+    except httpx.TransportError as exc:
+        raise e.UpstreamConnectionError(f"could not reach {who} ({type(exc).__name__})") from None
 
 
 def text_of_result(result: dict[str, Any]) -> str:
