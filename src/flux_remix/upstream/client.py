@@ -170,13 +170,14 @@ class WorkersAIClient:
 
 
 async def post(
-    http: httpx.AsyncClient, url: str, who: str, timeout: float, **kwargs: Any
+    http: httpx.AsyncClient, url: str, who: str, limit: float, **kwargs: Any
 ) -> httpx.Response:
-    """POST through the shared client; transport failures become typed upstream errors."""
+    """POST through the shared client (httpx timeout `limit` s); transport failures become
+    typed upstream errors."""
     try:
-        return await http.post(url, timeout=timeout, **kwargs)
+        return await http.post(url, timeout=limit, **kwargs)
     except httpx.TimeoutException:
-        raise e.UpstreamTimeoutError(f"{who} did not answer within {timeout:g} s") from None
+        raise e.UpstreamTimeoutError(f"{who} did not answer within {limit:g} s") from None
     except httpx.TransportError as exc:
         raise e.UpstreamConnectionError(f"could not reach {who} ({type(exc).__name__})") from None
 
