@@ -119,13 +119,17 @@ class Generation:
     timings: Timings
     demo: bool = False
     created: float = 0.0
-    errors: tuple[str, ...] = field(default_factory=tuple)
     key_id: str | None = None  # the API key that asked (a hash), None with auth off
     failures: tuple[ImageFailure, ...] = field(default_factory=tuple)
 
     @property
     def neurons(self) -> float:
         return round(sum(i.neurons for i in self.images), 2)
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """The batch's failed images, one line each (derived from `failures`)."""
+        return tuple(str(f) for f in self.failures)
 
     @property
     def cache(self) -> Literal["hit", "miss", "partial"]:

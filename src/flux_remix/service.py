@@ -162,7 +162,6 @@ class ImageService:
             timings=timings,
             demo=self.settings.demo,
             created=time.time(),
-            errors=tuple(str(f) for f in failed),
             key_id=key_id,
             failures=failed,
         )
