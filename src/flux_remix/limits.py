@@ -18,7 +18,6 @@ guard is turned into an error as well, and only the allowed formats' parsers are
 
 from __future__ import annotations
 
-import base64
 import binascii
 import io
 import warnings
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from flux_remix import b64
 from flux_remix.catalog import ModelSpec
 from flux_remix.errors import InvalidParameterError, PayloadTooLargeError
 from flux_remix.settings import Settings
@@ -84,7 +84,7 @@ def decode_image(name: str, value: str, limits: ImageLimits) -> InputImage:
             "(FLUX_REMIX_MAX_IMAGE_BYTES)",
         )
     try:
-        data = base64.b64decode(text, validate=True)
+        data = b64.decode(text)
     except (binascii.Error, ValueError):
         raise InvalidParameterError(name, f"{name} is not valid base64") from None
     try:

@@ -7,12 +7,12 @@ here holds an account id, token or API key.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from flux_remix import b64
 from flux_remix.settings import TranslateMode
 
 ImageFormat = Literal["png", "jpeg"]
@@ -72,7 +72,7 @@ class GeneratedImage:
     def as_base64(self) -> str:
         """`data` as base64 text: upstream's own when it sent base64, so it is not encoded
         a second time."""
-        return self.b64 if self.b64 is not None else base64.b64encode(self.data).decode("ascii")
+        return self.b64 if self.b64 is not None else b64.encode(self.data)
 
     @property
     def mime(self) -> str:

@@ -6,7 +6,6 @@ codes vary between captures, may be strings, and may be missing.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pydantic_core
 
+from flux_remix import b64
 from flux_remix import errors as e
 from flux_remix.schemas import ImageFormat
 
@@ -165,7 +165,7 @@ def decode_image(response: httpx.Response) -> DecodedImage:
     if not isinstance(image, str) or not image:
         raise e.MalformedResponseError("upstream JSON has no result.image")
     try:
-        return DecodedImage(base64.b64decode(image, validate=True), image)
+        return DecodedImage(b64.decode(image), image)
     except (binascii.Error, ValueError):
         raise e.MalformedResponseError("upstream result.image is not valid base64") from None
 

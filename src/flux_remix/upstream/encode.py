@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from typing import Any
 
+from flux_remix import b64
 from flux_remix.validation import EffectiveParams
 
 
@@ -41,7 +41,7 @@ def encode_image_request(params: EffectiveParams, prompt: str) -> EncodedBody:
                 continue
             data = images[0].data
             if param.image_encoding == "b64":
-                fields[param.upstream] = base64.b64encode(data).decode("ascii")
+                fields[param.upstream] = b64.encode(data)
             else:
                 fields[param.upstream] = list(data)
         return EncodedBody(json=fields)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -38,6 +40,14 @@ from flux_remix.web.session import Sessions
 
 log = logging.getLogger("flux_remix")
 
+# FastAPI ≥ 0.165 checks for OpenTelemetry providers on every request; flux-remix has its own
+# Prometheus metrics and access log (see docs/performance.md), so its native telemetry is off.
+_NO_OTEL: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
+
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The app for `settings`; `transport` replaces the network (tests, demo)."""
@@ -65,6 +75,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         description="Prompts to images through Cloudflare Workers AI.",
         lifespan=lifespan,
         responses=errors.ERROR_RESPONSES,
+        **_NO_OTEL,
     )
     errors.install(app)
     app.state.sessions = Sessions(settings)  # the web page's signed sign-in cookies

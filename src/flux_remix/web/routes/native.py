@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from flux_remix.schemas import ImageRequest, NativeImageResponse, PublicFailure, PublicImage
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
+from flux_remix.web.json_response import OrjsonResponse, model_json
 from flux_remix.web.models_view import describe_models
 from flux_remix.web.urls import image_url
 
@@ -17,14 +18,14 @@ router = APIRouter(prefix="/api/v1", tags=["native API"], dependencies=[Depends(
 @router.post("/images", response_model=NativeImageResponse)
 async def create_images(
     req: ImageRequest, service: ServiceDep, caller: CallerDep, request: Request
-) -> NativeImageResponse:
+) -> OrjsonResponse:
     """Generate images with any model's parameters; returns them with the effective values.
 
     Every image is stored before the answer and has a URL; `response_format: "url"` leaves
     the base64 out."""
     g = await service.generate(req, key_id=caller.key_id)
     inline = req.response_format == "b64_json"
-    return NativeImageResponse(
+    answer = NativeImageResponse(
         id=g.id,
         created=int(g.created),
         model=g.model_id,
@@ -59,6 +60,7 @@ async def create_images(
         timings=g.timings.public(),
         demo=g.demo,
     )
+    return model_json(answer)
 
 
 @router.get("/models")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from flux_remix.schemas import MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
+from flux_remix.web.json_response import OrjsonResponse, model_json
 from flux_remix.web.openai_params import OpenAIImageFields, effective, image_request
 from flux_remix.web.urls import image_url
 
@@ -43,13 +44,13 @@ class ImagesResponse(BaseModel):
 @router.post("/images/generations", response_model=ImagesResponse, response_model_exclude_none=True)
 async def create_images(
     body: ImagesBody, request: Request, service: ServiceDep, caller: CallerDep
-) -> ImagesResponse:
+) -> OrjsonResponse:
     """Generate `n` images; `revised_prompt` is the prompt sent upstream (after translation)."""
     req, notes = image_request(service, body.prompt, body, n=body.n)
     g = await service.generate(req, key_id=caller.key_id)
     url = body.response_format in ("url", None)
     b64 = body.response_format in ("b64_json", None)
-    return ImagesResponse(
+    answer = ImagesResponse(
         created=int(g.created),
         data=[
             OpenAIImage(
@@ -62,3 +63,4 @@ async def create_images(
         ],
         flux_remix=effective(g, notes),
     )
+    return model_json(answer, exclude_none=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flux_remix.errors import RequestError
 from flux_remix.schemas import CacheOutcome, ImageRequest, ResponseFormat
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
+from flux_remix.web.json_response import OrjsonResponse, model_json
 from flux_remix.web.models_view import describe_models
 from flux_remix.web.urls import image_url
 
@@ -82,13 +83,13 @@ async def _generate(
     prompt: str,
     model: str | None,
     response_format: ResponseFormat,
-) -> OriginalImageResponse:
+) -> OrjsonResponse:
     generation = await service.generate(
         ImageRequest(prompt=prompt, model=model), key_id=caller.key_id
     )
     image = generation.images[0]
     url = image_url(request, image)
-    return OriginalImageResponse(
+    answer = OriginalImageResponse(
         prompt=generation.prompt.original,
         translatedPrompt=generation.params["prompt"],
         image=url if response_format == "url" else image.as_base64(),
@@ -101,12 +102,13 @@ async def _generate(
         translator=generation.prompt.translator,
         demo=generation.demo,
     )
+    return model_json(answer)
 
 
 @router.post("/api/image", response_model=OriginalImageResponse)
 async def api_image(
     body: ImageBody, service: ServiceDep, caller: CallerDep, request: Request
-) -> OriginalImageResponse:
+) -> OrjsonResponse:
     """Generate from the last user message (the original's chat-style endpoint)."""
     prompt = last_user_text(body.messages)
     return await _generate(service, caller, request, prompt, body.model, body.response_format)
@@ -115,7 +117,7 @@ async def api_image(
 @router.post("/api/generate-image", response_model=OriginalImageResponse)
 async def api_generate_image(
     body: GenerateImageBody, service: ServiceDep, caller: CallerDep, request: Request
-) -> OriginalImageResponse:
+) -> OrjsonResponse:
     """Generate from a bare prompt."""
     if not body.prompt.strip():
         raise RequestError("Missing prompt or model")
