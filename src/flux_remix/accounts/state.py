@@ -2,8 +2,9 @@
 
 Two backends pass the same test suite (tests/accounts/test_state.py):
 
-- `MemoryState` (accounts/memory.py): in-process, written through to a small SQLite file in the
-  data directory so restarts keep cooldowns, exhaustion and today's neurons. The default.
+- `MemoryState` (accounts/memory.py): in-process, written behind (within 0.1 s, off the event
+  loop) to a small SQLite file in the data directory so restarts keep cooldowns, exhaustion and
+  today's neurons. The default.
 - `RedisState` (accounts/redis_state.py): shared by every replica through `REDIS_URL`; an
   account exhausted through one replica is skipped by the others.
 
