@@ -103,3 +103,77 @@ async def test_s3_unreachable_is_a_storage_error() -> None:
             await store.open()
     finally:
         await store.close()
+
+
+async def test_put_many_stores_a_batch_and_answers_per_item(blob_store: BlobStore) -> None:
+    keys = [f"{i:02x}{'0' * 30}.png" for i in range(5)] + [f"{'a' * 32}.jpg"]
+    datas = [png_bytes((i * 40, 0, 0)) for i in range(len(keys))]
+    items = [(k, d, "image/png") for k, d in zip(keys, datas, strict=True)]
+    items.insert(3, ("../escape.png", b"x", "image/png"))  # one bad key among good ones
+    outcomes = await blob_store.put_many(items)
+    assert len(outcomes) == len(items)
+    assert isinstance(outcomes[3], ValueError)
+    assert [o for i, o in enumerate(outcomes) if i != 3] == [None] * len(keys)
+    for key, data in zip(keys, datas, strict=True):
+        assert await blob_store.get(key) == data
+    assert await blob_store.put_many([]) == []
+    again = await blob_store.put_many([(keys[0], b"replaced", "image/png")])
+    assert again == [None]
+    assert await blob_store.get(keys[0]) == b"replaced"
+
+
+async def test_disk_put_many_fails_only_the_item_it_cannot_write(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    store = DiskBlobStore(root)
+    await store.open()
+    (root / "ff").write_bytes(b"a file where the ff/ subdirectory should be")
+    bad = f"{'f' * 32}.png"
+    good = [f"{i:02x}{'1' * 30}.png" for i in range(20)]
+    items = [(k, k.encode(), "image/png") for k in good]
+    items.insert(7, (bad, b"lost", "image/png"))
+    outcomes = await store.put_many(items)
+    assert isinstance(outcomes[7], StorageError)
+    assert bad in str(outcomes[7])
+    assert [o for i, o in enumerate(outcomes) if i != 7] == [None] * len(good)
+    for key in good:
+        assert await store.get(key) == key.encode()
+    with pytest.raises(StorageError, match="cannot write image"):
+        await store.put(bad, b"lost", "image/png")
+    leftovers = [p for p in root.rglob(".*.tmp")]
+    assert leftovers == []
+
+
+async def test_disk_writes_again_into_a_subdirectory_removed_behind_its_back(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "images"
+    store = DiskBlobStore(root)
+    await store.open()
+    await store.put(KEY, b"one", "image/png")  # "01/" is now known to exist
+    (root / "01" / KEY).unlink()
+    (root / "01").rmdir()
+    await store.put(KEY, b"two", "image/png")
+    assert await DiskBlobStore(root).get(KEY) == b"two"
+
+
+async def test_disk_put_many_writes_new_files_in_place_and_replaces_existing_ones(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "images"
+    store = DiskBlobStore(root)
+    await store.open()
+    try:
+        new = f"{'2' * 32}.png"
+        assert await store.put_many([(KEY, b"old", "image/png")]) == [None]
+        outcomes = await store.put_many([(KEY, b"replaced", "image/png"), (new, b"x", "image/png")])
+        assert outcomes == [None, None]
+        assert await DiskBlobStore(root).get(KEY) == b"replaced"
+        assert await DiskBlobStore(root).get(new) == b"x"
+        assert list(root.rglob(".*.tmp")) == []
+        # the removed subdirectory of a new key is made again, as for `put`
+        (root / "22" / new).unlink()
+        (root / "22").rmdir()
+        assert await store.put_many([(new, b"y", "image/png")]) == [None]
+        assert await DiskBlobStore(root).get(new) == b"y"
+    finally:
+        await store.close()

@@ -156,3 +156,38 @@ async def test_a_database_from_a_newer_version_is_refused(
     await store.close()
     with pytest.raises(StorageError, match=r"newer flux-remix.*9999_from_the_future"):
         await make_metadata_store().open()
+
+
+async def test_insert_many_commits_every_row(
+    make_metadata_store: Callable[..., MetadataStore],
+) -> None:
+    records = [make_record(bytes([i]), created_us=T0 + i) for i in range(40)]
+    store = make_metadata_store()
+    await store.open()
+    try:
+        await store.insert_many(records)
+        await store.insert_many([])  # nothing to do
+    finally:
+        await store.close()
+    reopened = make_metadata_store()  # durable: another connection sees every row
+    await reopened.open()
+    try:
+        for record in records:
+            assert await reopened.get(record.id) == record
+    finally:
+        await reopened.close()
+
+
+async def test_insert_many_writes_all_rows_or_none(metadata_store: MetadataStore) -> None:
+    existing = make_record()
+    await metadata_store.insert(existing)
+    batch = [make_record(created_us=T0 + i) for i in range(5)]
+    batch.insert(2, existing)  # a duplicate id fails the whole transaction
+    with pytest.raises(StorageError):
+        await metadata_store.insert_many(batch)
+    for record in batch:
+        if record is not existing:
+            assert await metadata_store.get(record.id) is None
+    await metadata_store.insert_many([r for r in batch if r is not existing])  # still usable
+    page = await metadata_store.history(HistoryQuery(limit=50))
+    assert len(page.records) == 6

@@ -2,7 +2,8 @@
 
 psycopg 3 with its async connection pool: fully typed, and the binary wheel carries libpq, so
 nothing but PyPI is needed. Migrations run under a transaction-scoped advisory lock, so replicas
-starting together apply each one exactly once.
+starting together apply each one exactly once. `insert_many` writes a batch of rows in one
+transaction (one `executemany`, pipelined by psycopg).
 """
 
 from __future__ import annotations
@@ -85,6 +86,17 @@ class PostgresMetadataStore:
 
         async def write(conn: Conn) -> None:
             await conn.execute(sql.insert_sql("%s"), row)
+
+        await self._run(write)
+
+    async def insert_many(self, records: Sequence[ImageRecord]) -> None:
+        if not records:
+            return
+        rows = [sql.to_row(record) for record in records]
+
+        async def write(conn: Conn) -> None:
+            async with conn.transaction(), conn.cursor() as cur:
+                await cur.executemany(sql.insert_sql("%s"), rows)
 
         await self._run(write)
 

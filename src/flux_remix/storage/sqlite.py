@@ -2,7 +2,8 @@
 
 Every statement runs on one dedicated thread holding one connection, so the event loop never
 blocks on disk and SQLite sees no cross-thread use. `synchronous=FULL` makes each committed row
-survive a power cut, not just a killed process.
+survive a power cut, not just a killed process; `insert_many` commits a batch of rows in one
+transaction, so one WAL fsync covers them all.
 """
 
 from __future__ import annotations
@@ -75,8 +76,23 @@ class SQLiteMetadataStore:
         self._executor = None
 
     async def insert(self, record: ImageRecord) -> None:
-        row = sql.to_row(record)
-        await self._run(lambda c: c.execute(sql.insert_sql("?"), row))
+        await self.insert_many([record])
+
+    async def insert_many(self, records: Sequence[ImageRecord]) -> None:
+        if records:
+            await self._run(_inserting(records))
+
+    def insert_many_blocking(self, records: Sequence[ImageRecord]) -> None:
+        """`insert_many` from a worker thread (never the event loop, never this store's own
+        thread): waits for the store's thread to commit."""
+        if not records:
+            return
+        if self._executor is None or self._conn is None:
+            raise StorageError("the metadata database is not open")
+        try:
+            self._executor.submit(_inserting(records), self._conn).result()
+        except sqlite3.Error as exc:
+            raise StorageError(f"metadata database error: {exc}") from exc
 
     async def get(self, image_id: str) -> ImageRecord | None:
         def fetch(c: sqlite3.Connection) -> ImageRecord | None:
@@ -154,3 +170,23 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _inserting(records: Sequence[ImageRecord]) -> Callable[[sqlite3.Connection], None]:
+    """The statement(s) inserting `records` in one transaction, to run on the store's thread."""
+    rows = [sql.to_row(record) for record in records]
+
+    def write(c: sqlite3.Connection) -> None:
+        if len(rows) == 1:  # autocommit: a statement alone is its own transaction
+            c.execute(sql.insert_sql("?"), rows[0])
+            return
+        c.execute("BEGIN")
+        try:
+            c.executemany(sql.insert_sql("?"), rows)
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:  # SQLite may have rolled back already (disk full, I/O)
+                c.execute("ROLLBACK")
+            raise
+
+    return write

@@ -2,15 +2,25 @@
 
 Writes put the blob first (atomic, durable) and then the row, so a row never points at a
 missing or partial blob; a crash between the two leaves an unreferenced blob and nothing else.
+Concurrent `save`s are group-committed (`batch.GroupCommit`): one `put_many` for the batch's
+blobs, then one `insert_many` for the rows whose blob was stored; each caller still returns only
+once its own blob and row are durable, and gets only its own error.
 Deletes remove the row first, then the blob once no other row points at it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from flux_remix.storage.protocols import BlobStore, MetadataStore
+from flux_remix.storage.batch import GroupCommit
+from flux_remix.storage.protocols import (
+    BlobStore,
+    BlockingBlobWrites,
+    BlockingRowWrites,
+    MetadataStore,
+)
 from flux_remix.storage.records import IMAGE_ID, HistoryPage, HistoryQuery, ImageRecord
 
 log = logging.getLogger("flux_remix.storage")
@@ -26,20 +36,60 @@ class StoredImage:
 class ImageStore:
     """Both stores, already opened (see `open_storage`); `close()` closes both."""
 
-    def __init__(self, meta: MetadataStore, blobs: BlobStore) -> None:
+    def __init__(
+        self,
+        meta: MetadataStore,
+        blobs: BlobStore,
+        *,
+        max_batch: int = 64,
+        concurrency: int = 2,  # batches written side by side (one waits on fsync, one fills)
+    ) -> None:
         self.meta = meta
         self.blobs = blobs
+        self.saves: GroupCommit[tuple[ImageRecord, bytes]] = GroupCommit(
+            self._save_batch, max_batch=max_batch, concurrency=concurrency
+        )
 
     async def close(self) -> None:
+        """Wait for the saves in flight, then close both stores."""
         try:
-            await self.meta.close()
+            await self.saves.drain()
         finally:
-            await self.blobs.close()
+            try:
+                await self.meta.close()
+            finally:
+                await self.blobs.close()
 
     async def save(self, record: ImageRecord, data: bytes) -> None:
         """Store a newly generated image: its bytes, then its row (both durable on return)."""
-        await self.blobs.put(record.blob_key, data, record.mime)
-        await self.meta.insert(record)
+        await self.saves.submit((record, data))
+
+    async def _save_batch(
+        self, items: list[tuple[ImageRecord, bytes]]
+    ) -> list[BaseException | None]:
+        """The blobs, then the rows of those stored; one outcome per item."""
+        blobs, meta = self.blobs, self.meta
+        if isinstance(blobs, BlockingBlobWrites) and isinstance(meta, BlockingRowWrites):
+            # local files and SQLite: the whole batch in one worker thread. Under load every
+            # await costs a turn of a busy event loop, and a batch would otherwise need three.
+            return await asyncio.to_thread(_save_blocking, blobs, meta, items)
+        outcomes = list(await blobs.put_many([(r.blob_key, d, r.mime) for r, d in items]))
+        stored = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        if not stored:
+            return outcomes
+        try:
+            await self.meta.insert_many([items[i][0] for i in stored])
+        except Exception as exc:
+            if len(stored) == 1:
+                outcomes[stored[0]] = exc
+                return outcomes
+            log.warning("a batch of %d rows failed (%s); inserting one by one", len(stored), exc)
+            for i in stored:  # so that one bad row fails only its own caller
+                try:
+                    await self.meta.insert(items[i][0])
+                except Exception as row_exc:
+                    outcomes[i] = row_exc
+        return outcomes
 
     async def save_reference(self, record: ImageRecord, data: bytes) -> None:
         """Store a row that reuses another image's blob (a cache hit for another key).
@@ -81,3 +131,23 @@ class ImageStore:
         if record is not None and not await self.meta.blob_in_use(record.blob_key):
             await self.blobs.delete(record.blob_key)
         return record
+
+
+def _save_blocking(
+    blobs: BlockingBlobWrites, meta: BlockingRowWrites, items: list[tuple[ImageRecord, bytes]]
+) -> list[BaseException | None]:
+    """`ImageStore._save_batch` from a worker thread, for stores that offer blocking writes."""
+    outcomes = blobs.put_many_blocking([(r.blob_key, d, r.mime) for r, d in items])
+    records = [items[i][0] for i, outcome in enumerate(outcomes) if outcome is None]
+    try:
+        meta.insert_many_blocking(records)
+    except Exception as exc:
+        if len(records) > 1:
+            log.warning("a batch of %d rows failed (%s); inserting one by one", len(records), exc)
+        for i, outcome in enumerate(outcomes):  # so that one bad row fails only its own caller
+            if outcome is None:
+                try:
+                    meta.insert_many_blocking([items[i][0]])
+                except Exception as row_exc:
+                    outcomes[i] = row_exc
+    return outcomes

@@ -1,0 +1,228 @@
+"""`ImageStore.save` group-commits: real SQLite files and image directories, checked after a
+reopen from disk."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from flux_remix.errors import StorageError
+from flux_remix.storage.disk import DiskBlobStore
+from flux_remix.storage.records import ImageRecord, blob_key_for
+from flux_remix.storage.sqlite import SQLiteMetadataStore
+from flux_remix.storage.store import ImageStore
+from tests.storage.helpers import T0, make_record, png_bytes
+
+
+class CountingSQLite(SQLiteMetadataStore):
+    """Counts the transactions that write rows (a batch is written from a worker thread)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.batches: list[int] = []
+
+    def insert_many_blocking(self, records: Sequence[ImageRecord]) -> None:
+        self.batches.append(len(records))
+        super().insert_many_blocking(records)
+
+
+class GatedDisk(DiskBlobStore):
+    """Holds every batch of blobs until `gate` is set (batches are written from a thread)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def put_many_blocking(
+        self, items: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        self.entered.set()
+        assert self.gate.wait(10)
+        return super().put_many_blocking(items)
+
+    async def wait_entered(self) -> None:
+        assert await asyncio.to_thread(self.entered.wait, 10)
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[tuple[CountingSQLite, GatedDisk, ImageStore]]:
+    """The stores, with one flush at a time so that batches are predictable."""
+    meta = CountingSQLite(tmp_path / "meta.sqlite3")
+    blobs = GatedDisk(tmp_path / "images")
+    await meta.open()
+    await blobs.open()
+    store = ImageStore(meta, blobs, concurrency=1)
+    yield meta, blobs, store
+    blobs.gate.set()
+    await store.close()
+
+
+def images(n: int) -> list[tuple[ImageRecord, bytes]]:
+    out = []
+    for i in range(n):
+        data = png_bytes((i % 256, 100, 200), size=8 + i % 5)
+        out.append((make_record(data, created_us=T0 + i), data))
+    return out
+
+
+async def stored(tmp_path: Path, record: ImageRecord) -> tuple[ImageRecord | None, bytes | None]:
+    """The row and the bytes as a fresh process would find them."""
+    meta = SQLiteMetadataStore(tmp_path / "meta.sqlite3")
+    await meta.open()
+    try:
+        row = await meta.get(record.id)
+    finally:
+        await meta.close()
+    return row, await DiskBlobStore(tmp_path / "images").get(record.blob_key)
+
+
+async def test_concurrent_saves_share_few_commits_and_all_land(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    meta, _, store = parts
+    batch = images(50)
+    await asyncio.gather(*(store.save(r, d) for r, d in batch))
+    assert store.saves.flushes <= 5  # 50 saves, a handful of group commits
+    assert len(meta.batches) == store.saves.flushes and sum(meta.batches) == 50
+    await store.close()
+    for record, data in batch:
+        assert await stored(tmp_path, record) == (record, data)
+
+
+async def test_a_lone_save_is_not_delayed(
+    parts: tuple[CountingSQLite, GatedDisk, ImageStore],
+) -> None:
+    meta, _, store = parts
+    [(record, data)] = images(1)
+    t0 = time.perf_counter()
+    await store.save(record, data)
+    assert time.perf_counter() - t0 < 1.0  # fsyncs only; no batching timer to wait out
+    assert meta.batches == [1] and store.saves.flushes == 1
+    assert await store.get(record.id) == record
+    assert await store.read(record) == data
+
+
+async def test_a_blob_that_cannot_be_written_fails_only_its_own_save(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    meta, _, store = parts
+    (tmp_path / "images" / "ee").write_bytes(b"a file where the ee/ directory belongs")
+    batch = images(12)
+    bad_data = png_bytes()
+    bad = make_record(bad_data, id="ee" + uuid.uuid4().hex[2:])
+    batch.insert(5, (bad, bad_data))
+    results = await asyncio.gather(*(store.save(r, d) for r, d in batch), return_exceptions=True)
+    assert isinstance(results[5], StorageError)
+    assert "cannot write image" in str(results[5])
+    assert [r for i, r in enumerate(results) if i != 5] == [None] * 12
+    assert sum(meta.batches) == 12  # the failed blob's row was never tried
+    await store.close()
+    meta_again = SQLiteMetadataStore(tmp_path / "meta.sqlite3")
+    await meta_again.open()
+    try:
+        assert await meta_again.get(bad.id) is None  # no row pointing at a missing blob
+    finally:
+        await meta_again.close()
+    for i, (record, data) in enumerate(batch):
+        if i != 5:
+            assert await stored(tmp_path, record) == (record, data)
+
+
+async def test_a_failing_batch_insert_falls_back_to_one_row_at_a_time(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    meta, blobs, store = parts
+    taken = images(1)[0]
+    await store.save(*taken)
+    batch = images(10)
+    # same id as a stored row (its own blob): the batch's transaction fails on it
+    clash = make_record(b"x", id=taken[0].id, blob_key=blob_key_for(uuid.uuid4().hex, "png"))
+    batch.insert(4, (clash, b"x"))
+    blobs.entered.clear()
+    blobs.gate.clear()
+    first = asyncio.create_task(store.save(*batch[0]))
+    await blobs.wait_entered()  # the rest queue up behind it and go as one batch
+    rest = [asyncio.create_task(store.save(r, d)) for r, d in batch[1:]]
+    await asyncio.sleep(0)
+    blobs.gate.set()
+    results = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert isinstance(results[4], StorageError)
+    assert [r for i, r in enumerate(results) if i != 4] == [None] * 10
+    assert meta.batches == [1, 1, 10] + [1] * 10  # the failed batch of 10, again row by row
+    await store.close()
+    assert await stored(tmp_path, taken[0]) == taken  # the original row is untouched
+    for i, (record, data) in enumerate(batch):
+        if i != 4:
+            assert await stored(tmp_path, record) == (record, data)
+
+
+async def test_a_cancelled_save_does_not_break_the_batch(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    _, blobs, store = parts
+    batch = images(8)
+    blobs.gate.clear()
+    tasks = [asyncio.create_task(store.save(r, d)) for r, d in batch]
+    await blobs.wait_entered()
+    tasks[0].cancel()  # in the running flush
+    tasks[5].cancel()  # queued for the next one
+    await asyncio.sleep(0)
+    blobs.gate.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert isinstance(results[5], asyncio.CancelledError)
+    assert [r for i, r in enumerate(results) if i not in (0, 5)] == [None] * 6
+    await store.close()  # nothing left pending
+    for record, data in batch:  # the cancelled callers' images were stored all the same
+        assert await stored(tmp_path, record) == (record, data)
+
+
+async def test_close_waits_for_saves_in_flight(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    _, blobs, store = parts
+    batch = images(6)
+    blobs.gate.clear()
+    tasks = [asyncio.create_task(store.save(r, d)) for r, d in batch]
+    await blobs.wait_entered()
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()
+    blobs.gate.set()
+    await closing
+    assert all(t.done() and t.exception() is None for t in tasks)
+    for record, data in batch:
+        assert await stored(tmp_path, record) == (record, data)
+
+
+async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
+    """The default store lets a second batch start while the first waits on the disk."""
+    meta = CountingSQLite(tmp_path / "meta.sqlite3")
+    blobs = GatedDisk(tmp_path / "images")
+    await meta.open()
+    await blobs.open()
+    store = ImageStore(meta, blobs)
+    try:
+        blobs.gate.clear()
+        batch = images(6)
+        tasks = [asyncio.create_task(store.save(*batch[0]))]
+        await blobs.wait_entered()  # the first batch waits on the disk...
+        tasks += [asyncio.create_task(store.save(r, d)) for r, d in batch[1:]]
+        await asyncio.sleep(0.05)
+        assert len(store.saves._runners) == 2  # ...and the second does not wait for it
+        blobs.gate.set()
+        assert await asyncio.gather(*tasks) == [None] * 6
+        assert sum(meta.batches) == 6 and len(meta.batches) == store.saves.flushes
+    finally:
+        blobs.gate.set()
+        await store.close()
+    for record, data in batch:
+        assert await stored(tmp_path, record) == (record, data)
