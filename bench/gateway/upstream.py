@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import dataclasses
 import json
 import secrets
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from flux_remix import b64
 from flux_remix.emulator import EmulatorConfig, create_emulator_app
 from flux_remix.emulator.images import ImageRenderer, RenderRequest
 from flux_remix.emulator.state import EmulatorState
@@ -44,7 +44,14 @@ class FoldedRenderer(ImageRenderer):
     """Draws at most `VARIANTS` pictures per prompt and size; later calls hit the cache."""
 
     def render(self, request: RenderRequest) -> bytes:
-        return super().render(dataclasses.replace(request, seed=request.seed % VARIANTS))
+        return super().render(fold(request))
+
+    async def render_async(self, request: RenderRequest) -> bytes:
+        return await super().render_async(fold(request))
+
+
+def fold(request: RenderRequest) -> RenderRequest:
+    return dataclasses.replace(request, seed=request.seed % VARIANTS)
 
 
 def config(latency: float) -> EmulatorConfig:
@@ -70,7 +77,8 @@ def build(latency: float, prompts: list[str]) -> Starlette:
         data = await renderer.render_async(draw)
         await asyncio.sleep(latency)
         head = b'{"created":%d,"data":[{"b64_json":"' % int(time.time())
-        body = head + base64.b64encode(data) + b'"}]}'  # built like the emulator's envelope
+        # built like the emulator's envelope: base64 text needs no JSON escaping
+        body = head + b64.encode(data).encode("ascii") + b'"}]}'
         return Response(body, media_type="application/json")
 
     app.router.routes.insert(0, Route("/v1/images/generations", openai_images, methods=["POST"]))

@@ -11,8 +11,8 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
@@ -37,6 +37,8 @@ from flux_remix.storage import Flights, ImageStore
 from flux_remix.storage.keeper import Job, Keeper
 from flux_remix.upstream import UpstreamImage, WorkersAIClient
 from flux_remix.validation import EffectiveParams, check_final_prompt, validate_request
+
+T = TypeVar("T")
 
 # Progress stages, in order: queued → translating → generating → stored (once per image) → done.
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -132,9 +134,8 @@ class ImageService:
             demo=self.settings.demo,
         )
         seeds = [(params.seed + i) % (SEED_MAX + 1) for i in range(req.n)]
-        results = await asyncio.gather(
-            *(self._image(job, params.with_seed(s), prompt, progress) for s in seeds),
-            return_exceptions=True,
+        results = await _all_settled(
+            [self._image(job, params.with_seed(s), prompt, progress) for s in seeds]
         )
         timings.generate_ms = (time.perf_counter() - t0) * 1000
         images = tuple(r for r in results if isinstance(r, GeneratedImage))
@@ -235,3 +236,14 @@ class ImageService:
             account=account.label,
             b64=result.b64,
         )
+
+
+async def _all_settled(calls: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]:
+    """`asyncio.gather(..., return_exceptions=True)`, without a task for a lone call: under load
+    each task costs a turn of a busy event loop to start and another to report back."""
+    if len(calls) != 1:
+        return await asyncio.gather(*calls, return_exceptions=True)
+    try:
+        return [await calls[0]]
+    except Exception as exc:  # what gather would return; cancellation still propagates
+        return [exc]

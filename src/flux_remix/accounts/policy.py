@@ -99,4 +99,4 @@ def next_utc_midnight(now: datetime) -> datetime:
 
 def utc_day(now: datetime) -> str:
     """The UTC day of `now` as `YYYY-MM-DD`: the key of the daily neuron ledger."""
-    return now.astimezone(UTC).strftime("%Y-%m-%d")
+    return now.astimezone(UTC).date().isoformat()  # ~5x strftime; on every pool call

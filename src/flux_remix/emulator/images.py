@@ -177,12 +177,17 @@ class ImageRenderer:
         self._cache: OrderedDict[RenderRequest, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def render(self, request: RenderRequest) -> bytes:
+    def _cached(self, request: RenderRequest) -> bytes | None:
         with self._lock:
             cached = self._cache.get(request)
             if cached is not None:
                 self._cache.move_to_end(request)
-                return cached
+            return cached
+
+    def render(self, request: RenderRequest) -> bytes:
+        cached = self._cached(request)
+        if cached is not None:
+            return cached
         data = draw_image(request)
         with self._lock:
             self._cache[request] = data
@@ -191,7 +196,11 @@ class ImageRenderer:
         return data
 
     async def render_async(self, request: RenderRequest) -> bytes:
-        """:meth:`render` in a worker thread, so the event loop keeps serving."""
+        """:meth:`render` in a worker thread, so the event loop keeps serving (a picture drawn
+        before is answered at once)."""
+        cached = self._cached(request)
+        if cached is not None:
+            return cached
         return await anyio.to_thread.run_sync(self.render, request)
 
     def clear(self) -> None:

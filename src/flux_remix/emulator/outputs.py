@@ -5,12 +5,12 @@ Each sets ``Reply.neurons`` from the model's price formula; the runner bills it.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from typing import Literal
 
 import anyio
 
+from flux_remix import b64
 from flux_remix.emulator import envelopes as env
 from flux_remix.emulator import llm
 from flux_remix.emulator.glossary import has_cjk, translate
@@ -86,7 +86,7 @@ async def _image(state: EmulatorState, spec: ModelSpec, values: dict[str, object
     usage = Usage(width, height, steps, tuple(s.size for s in shown))
     neurons = round(spec.price(usage), 2)
     if spec.output == "json-b64":
-        return env.image_success(base64.b64encode(data)).billed(neurons)
+        return env.image_success(b64.encode(data).encode("ascii")).billed(neurons)
     return env.Reply(200, data, media_type=spec.content_type, neurons=neurons)
 
 
