@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,7 +175,7 @@ async def test_two_flushes_run_side_by_side_and_the_rest_wait_for_a_free_one() -
     assert sorted(map(sorted, flush.batches)) == [[0], [1], [2, 3, 4]]
     assert commit.flushes == 3
     await commit.drain()
-    assert not commit._runners
+    assert commit.running == 0
 
 
 async def test_a_cancelled_flusher_leaves_no_caller_waiting() -> None:
@@ -185,11 +186,52 @@ async def test_a_cancelled_flusher_leaves_no_caller_waiting() -> None:
     await flush.started.wait()
     tasks += [asyncio.create_task(commit.submit(i)) for i in (1, 2)]
     await asyncio.sleep(0)
-    (runner,) = commit._runners  # what the event loop cancels when it shuts down
+    (runner,) = commit._running  # what the event loop cancels when it shuts down
     runner.cancel()
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 1)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
-    assert not commit._runners
+    assert commit.running == 0
     flush.gate.set()
     await commit.submit(3)  # usable again
     assert flush.batches == [[0], [3]]
+
+
+def test_exactly_one_kind_of_flush() -> None:
+    async def flush(items: list[int]) -> list[BaseException | None]:
+        return [None] * len(items)
+
+    with pytest.raises(ValueError, match="one of"):
+        GroupCommit()
+    with pytest.raises(ValueError, match="one of"):
+        GroupCommit(flush, blocking=lambda items: [None] * len(items))
+
+
+async def test_a_blocking_flush_runs_in_a_thread_and_batches_like_an_async_one() -> None:
+    gate = threading.Event()
+    threads: set[str] = set()
+    batches: list[list[int]] = []
+
+    def flush(items: list[int]) -> list[BaseException | None]:
+        threads.add(threading.current_thread().name)
+        batches.append(items)
+        assert gate.wait(5)
+        if 99 in items:
+            raise OSError("the disk went away")
+        return [ValueError(f"item {i}") if i == 3 else None for i in items]
+
+    commit: GroupCommit[int] = GroupCommit(blocking=flush)
+    first = asyncio.create_task(commit.submit(0))
+    await asyncio.sleep(0.05)
+    rest = [asyncio.create_task(commit.submit(i)) for i in (1, 2, 3)]
+    await asyncio.sleep(0.05)
+    assert batches == [[0]] and commit.running == 1
+    gate.set()
+    results = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert results[:3] == [None, None, None]
+    assert isinstance(results[3], ValueError)
+    assert batches == [[0], [1, 2, 3]]
+    assert threading.current_thread().name not in threads  # never on the event loop's thread
+    with pytest.raises(OSError, match="went away"):  # a failing flush fails its whole batch
+        await commit.submit(99)
+    await commit.drain()
+    assert commit.running == 0

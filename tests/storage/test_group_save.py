@@ -217,7 +217,7 @@ async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
         await blobs.wait_entered()  # the first batch waits on the disk...
         tasks += [asyncio.create_task(store.save(r, d)) for r, d in batch[1:]]
         await asyncio.sleep(0.05)
-        assert len(store.saves._runners) == 2  # ...and the second does not wait for it
+        assert store.saves.running == 2  # ...and the second does not wait for it
         blobs.gate.set()
         assert await asyncio.gather(*tasks) == [None] * 6
         assert sum(meta.batches) == 6 and len(meta.batches) == store.saves.flushes

@@ -10,7 +10,7 @@ Deletes remove the row first, then the blob once no other row points at it.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -46,9 +46,16 @@ class ImageStore:
     ) -> None:
         self.meta = meta
         self.blobs = blobs
-        self.saves: GroupCommit[tuple[ImageRecord, bytes]] = GroupCommit(
-            self._save_batch, max_batch=max_batch, concurrency=concurrency
-        )
+        self.saves: GroupCommit[tuple[ImageRecord, bytes]]
+        if isinstance(blobs, BlockingBlobWrites) and isinstance(meta, BlockingRowWrites):
+            # local files and SQLite: the whole batch in one worker thread, no task: under load
+            # every await costs a turn of a busy event loop, and a batch would otherwise need four
+            blocking = functools.partial(_save_blocking, blobs, meta)
+            self.saves = GroupCommit(
+                blocking=blocking, max_batch=max_batch, concurrency=concurrency
+            )
+        else:
+            self.saves = GroupCommit(self._save_batch, max_batch=max_batch, concurrency=concurrency)
 
     async def close(self) -> None:
         """Wait for the saves in flight, then close both stores."""
@@ -68,12 +75,7 @@ class ImageStore:
         self, items: list[tuple[ImageRecord, bytes]]
     ) -> list[BaseException | None]:
         """The blobs, then the rows of those stored; one outcome per item."""
-        blobs, meta = self.blobs, self.meta
-        if isinstance(blobs, BlockingBlobWrites) and isinstance(meta, BlockingRowWrites):
-            # local files and SQLite: the whole batch in one worker thread. Under load every
-            # await costs a turn of a busy event loop, and a batch would otherwise need three.
-            return await asyncio.to_thread(_save_blocking, blobs, meta, items)
-        outcomes = list(await blobs.put_many([(r.blob_key, d, r.mime) for r, d in items]))
+        outcomes = list(await self.blobs.put_many([(r.blob_key, d, r.mime) for r, d in items]))
         stored = [i for i, outcome in enumerate(outcomes) if outcome is None]
         if not stored:
             return outcomes
@@ -136,7 +138,7 @@ class ImageStore:
 def _save_blocking(
     blobs: BlockingBlobWrites, meta: BlockingRowWrites, items: list[tuple[ImageRecord, bytes]]
 ) -> list[BaseException | None]:
-    """`ImageStore._save_batch` from a worker thread, for stores that offer blocking writes."""
+    """`ImageStore._save_batch` in a worker thread, for stores that offer blocking writes."""
     outcomes = blobs.put_many_blocking([(r.blob_key, d, r.mime) for r, d in items])
     records = [items[i][0] for i, outcome in enumerate(outcomes) if outcome is None]
     try:

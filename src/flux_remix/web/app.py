@@ -81,17 +81,24 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.state.sessions = Sessions(settings)  # the web page's signed sign-in cookies
     app.state.assets = assets.Assets()  # static files, read once, with cache-busting URLs
     app.state.draining = False  # set when shutdown starts: /readyz answers 503
-    for router in (original.router, native.router, ops.router, pages.router):
+    # the generation routes first: a request is matched against the routes in this order
+    for router in (
+        openai_images.router,
+        original.router,
+        openai_chat.router,
+        native.router,
+        images.router,
+        openai_models.router,
+        ops.router,
+        pages.router,
+        accounts.router,
+        prompt.router,
+        jobs.router,
+        assets.router,
+        history.router,
+        keys.router,
+    ):
         app.include_router(router)
-    app.include_router(accounts.router)
-    app.include_router(prompt.router)
-    app.include_router(jobs.router)
-    app.include_router(assets.router)
-    app.include_router(history.router)
-    app.include_router(images.router)
-    for router in (openai_images.router, openai_chat.router, openai_models.router):
-        app.include_router(router)
-    app.include_router(keys.router)
     install_cors(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside RequestContext
     app.add_middleware(RequestContext, demo=settings.demo, metrics=metrics)
