@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,9 @@ class SQLiteMetadataStore:
         self.migrations = migrations
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # one user of the connection at a time: the store's thread, or a worker thread writing
+        # a batch of images (`insert_many_blocking`), which so needs no hop to the store's thread
+        self._lock = threading.Lock()
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._executor is None or self._conn is None:
@@ -37,9 +41,13 @@ class SQLiteMetadataStore:
         conn = self._conn
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, fn, conn)
+            return await loop.run_in_executor(self._executor, self._locked, fn, conn)
         except sqlite3.Error as exc:
             raise StorageError(f"metadata database error: {exc}") from exc
+
+    def _locked(self, fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+        with self._lock:
+            return fn(conn)
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-remix-sqlite")
@@ -71,7 +79,8 @@ class SQLiteMetadataStore:
             return
         conn, self._conn = self._conn, None
         if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._locked, _close, conn)
         self._executor.shutdown(wait=True)
         self._executor = None
 
@@ -83,16 +92,17 @@ class SQLiteMetadataStore:
             await self._run(_inserting(records))
 
     def insert_many_blocking(self, records: Sequence[ImageRecord]) -> None:
-        """`insert_many` from a worker thread (never the event loop, never this store's own
-        thread): waits for the store's thread to commit."""
+        """`insert_many` in the calling worker thread (never the event loop)."""
         if not records:
             return
-        if self._executor is None or self._conn is None:
-            raise StorageError("the metadata database is not open")
-        try:
-            self._executor.submit(_inserting(records), self._conn).result()
-        except sqlite3.Error as exc:
-            raise StorageError(f"metadata database error: {exc}") from exc
+        write = _inserting(records)
+        with self._lock:
+            if self._conn is None:
+                raise StorageError("the metadata database is not open")
+            try:
+                write(self._conn)
+            except sqlite3.Error as exc:
+                raise StorageError(f"metadata database error: {exc}") from exc
 
     async def get(self, image_id: str) -> ImageRecord | None:
         def fetch(c: sqlite3.Connection) -> ImageRecord | None:
@@ -190,3 +200,7 @@ def _inserting(records: Sequence[ImageRecord]) -> Callable[[sqlite3.Connection],
             raise
 
     return write
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    conn.close()
