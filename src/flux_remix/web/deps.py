@@ -29,8 +29,11 @@ async def get_runtime(request: Request) -> Runtime:  # async: no thread-pool hop
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_service(runtime: RuntimeDep) -> ImageService:
-    return runtime.service
+async def get_service(request: Request) -> ImageService:
+    # from the request, not through RuntimeDep: each level of dependencies costs FastAPI time
+    # on every request, and generation routes ask for the service and the caller
+    service: ImageService = request.app.state.runtime.service
+    return service
 
 
 ServiceDep = Annotated[ImageService, Depends(get_service)]
@@ -47,9 +50,10 @@ def presented_key(request: Request) -> str | None:
     return key.strip() if key else None
 
 
-async def authenticate(request: Request, runtime: RuntimeDep) -> Caller:
+async def authenticate(request: Request) -> Caller:
     """The caller of an API route: by `Authorization: Bearer` / `X-API-Key`, else by the web
     page's session cookie; counted against the key's requests per minute."""
+    runtime: Runtime = request.app.state.runtime  # not RuntimeDep: see get_service
     keys = runtime.keys
     await keys.ring.refresh()
     if not keys.ring.auth_enabled:
