@@ -4,13 +4,18 @@ On SIGTERM or SIGINT the server stops accepting connections, marks itself draini
 answers 503 to a proxy still holding a keep-alive connection), lets in-flight requests finish
 for up to `FLUX_REMIX_SHUTDOWN_TIMEOUT` seconds, cancels what is left, and then runs the app's
 lifespan shutdown, which flushes and closes the stores. A second Ctrl+C forces the exit.
+
+The garbage collector is tuned for a server (see `tune_gc`): what start-up built is frozen out
+of its sweeps, and its youngest generation is collected every 7,000 allocations, not 700.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
+import socket
 import time
 from types import FrameType
 
@@ -22,12 +27,31 @@ from flux_remix.settings import Settings
 
 log = logging.getLogger("flux_remix")
 
+# Objects allocated (minus freed) before the youngest generation is collected: CPython's 700
+# makes an image request, which allocates thousands of short-lived objects, pay for several
+# collections. Measured at c=64 (docs/performance.md): ~10% more images per second and a lower
+# p99; the cost is ~15-20 MiB more resident memory, as cyclic garbage waits a little longer.
+GC_YOUNG_THRESHOLD = 7_000
+
+
+def tune_gc() -> None:
+    """Collect once, then freeze everything start-up built (modules, the app, the prompt
+    dictionary) so later collections stop walking it, and collect the young less often."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
 
 class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI, timeout: int) -> None:
         super().__init__(config)
         self.app = app
         self.timeout = timeout
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        tune_gc()  # after the lifespan start-up: the runtime is built and loaded
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if not self.should_exit:
