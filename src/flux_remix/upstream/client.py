@@ -175,11 +175,22 @@ async def post(
     """POST through the shared client (httpx timeout `limit` s); transport failures become
     typed upstream errors."""
     try:
-        return await http.post(url, timeout=limit, **kwargs)
+        response = await http.post(url, timeout=limit, **kwargs)
     except httpx.TimeoutException:
         raise e.UpstreamTimeoutError(f"{who} did not answer within {limit:g} s") from None
     except httpx.TransportError as exc:
         raise e.UpstreamConnectionError(f"could not reach {who} ({type(exc).__name__})") from None
+    unbind(response)
+    return response
+
+
+def unbind(response: httpx.Response) -> None:
+    """Break the reference cycle httpx leaves between a response and its stream (the client
+    binds the stream back to the response), so an answer, its ~230 KB body included, is freed
+    as soon as it is dropped instead of waiting for the garbage collector. The body is read and
+    the response closed already; the stream is swapped for a plain one over the same bytes."""
+    if response.is_closed:
+        response.stream = httpx.ByteStream(response.content)
 
 
 def text_of_result(result: dict[str, Any]) -> str:
