@@ -57,7 +57,8 @@ def test_an_invalid_parameter_points_at_its_field(site, page, emulator):
     page.click("#generate-button")  # an empty prompt is caught before any request
     page.fill("#prompt", "")
     page.click("#generate-button")
-    assert "Write a prompt first" in page.text_content("[data-error-for=prompt]")
+    # the message is rendered after the click's handler runs: wait for it, do not race it
+    page.wait_for_selector("[data-error-for=prompt]:has-text('Write a prompt first')")
 
 
 def test_an_ended_session_asks_to_sign_in_again(site, page, emulator):
