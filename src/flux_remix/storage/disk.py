@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -70,13 +70,7 @@ class DiskBlobStore:
             raise StorageError(f"cannot write image {key}: {exc}") from exc
 
     def _write_replacing(self, path: Path, data: bytes) -> None:
-        self._ensure_dir(path.parent)
-        try:
-            _write_and_rename(path, data)
-        except FileNotFoundError:  # the directory went away after we saw it: make it again
-            self._forget_dir(path.parent)
-            self._ensure_dir(path.parent)
-            _write_and_rename(path, data)
+        self._in_dir(path, data, _write_and_rename)
         self._fsync_dir(path.parent)
 
     async def put_many(self, items: Sequence[tuple[str, bytes, str]]) -> list[BaseException | None]:
@@ -130,15 +124,21 @@ class DiskBlobStore:
         return errors
 
     def _write_one(self, path: Path, data: bytes) -> None:
-        self._ensure_dir(path.parent)
         try:
-            _write_new(path, data)
-        except FileNotFoundError:  # the directory went away after we saw it: make it again
-            self._forget_dir(path.parent)
-            self._ensure_dir(path.parent)
-            _write_new(path, data)
+            self._in_dir(path, data, _write_new)
         except FileExistsError:  # not a new key after all: replace it atomically
             _write_and_rename(path, data)
+
+    def _in_dir(self, path: Path, data: bytes, write: Callable[[Path, bytes], None]) -> None:
+        """`write(path, data)` once `path`'s directory exists (made again, and the write
+        retried, when it went away after we saw it)."""
+        self._ensure_dir(path.parent)
+        try:
+            write(path, data)
+        except FileNotFoundError:
+            self._forget_dir(path.parent)
+            self._ensure_dir(path.parent)
+            write(path, data)
 
     def _ensure_dir(self, directory: Path) -> None:
         if directory in self._dir_fds:
