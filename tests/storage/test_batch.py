@@ -130,7 +130,8 @@ async def test_a_cancelled_caller_leaves_its_item_flushed_and_nothing_pending() 
     assert flush.batches == [[1], [2, 3]]  # the cancelled callers' items were still flushed
 
 
-async def test_drain_waits_for_running_and_queued_flushes() -> None:
+async def one_flushing_two_queued() -> tuple[Recorder, GroupCommit[int], list[asyncio.Task[None]]]:
+    """Item 0 in a held flush, items 1 and 2 queued behind it."""
     flush = Recorder()
     flush.gate.clear()
     commit: GroupCommit[int] = GroupCommit(flush)
@@ -138,6 +139,11 @@ async def test_drain_waits_for_running_and_queued_flushes() -> None:
     await flush.started.wait()
     tasks += [asyncio.create_task(commit.submit(i)) for i in (1, 2)]
     await asyncio.sleep(0)
+    return flush, commit, tasks
+
+
+async def test_drain_waits_for_running_and_queued_flushes() -> None:
+    flush, commit, tasks = await one_flushing_two_queued()
     drained = asyncio.create_task(commit.drain())
     await asyncio.sleep(0.02)
     assert not drained.done()
@@ -179,13 +185,7 @@ async def test_two_flushes_run_side_by_side_and_the_rest_wait_for_a_free_one() -
 
 
 async def test_a_cancelled_flusher_leaves_no_caller_waiting() -> None:
-    flush = Recorder()
-    flush.gate.clear()
-    commit: GroupCommit[int] = GroupCommit(flush)
-    tasks = [asyncio.create_task(commit.submit(0))]
-    await flush.started.wait()
-    tasks += [asyncio.create_task(commit.submit(i)) for i in (1, 2)]
-    await asyncio.sleep(0)
+    flush, commit, tasks = await one_flushing_two_queued()
     (runner,) = commit._running  # what the event loop cancels when it shuts down
     runner.cancel()
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 1)

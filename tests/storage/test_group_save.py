@@ -84,6 +84,22 @@ async def stored(tmp_path: Path, record: ImageRecord) -> tuple[ImageRecord | Non
     return row, await DiskBlobStore(tmp_path / "images").get(record.blob_key)
 
 
+async def held_saves(
+    store: ImageStore, blobs: GatedDisk, batch: list[tuple[ImageRecord, bytes]]
+) -> list[asyncio.Task[None]]:
+    """Saves of `batch` started while the disk is held; returns once the first batch waits."""
+    blobs.gate.clear()
+    tasks = [asyncio.create_task(store.save(r, d)) for r, d in batch]
+    await blobs.wait_entered()
+    return tasks
+
+
+async def assert_all_stored(tmp_path: Path, batch: list[tuple[ImageRecord, bytes]]) -> None:
+    """Every image of `batch`, row and bytes, as a fresh process finds them."""
+    for record, data in batch:
+        assert await stored(tmp_path, record) == (record, data)
+
+
 async def test_concurrent_saves_share_few_commits_and_all_land(
     tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
 ) -> None:
@@ -93,8 +109,7 @@ async def test_concurrent_saves_share_few_commits_and_all_land(
     assert store.saves.flushes <= 5  # 50 saves, a handful of group commits
     assert len(meta.batches) == store.saves.flushes and sum(meta.batches) == 50
     await store.close()
-    for record, data in batch:
-        assert await stored(tmp_path, record) == (record, data)
+    await assert_all_stored(tmp_path, batch)
 
 
 async def test_a_lone_save_is_not_delayed(
@@ -169,9 +184,7 @@ async def test_a_cancelled_save_does_not_break_the_batch(
 ) -> None:
     _, blobs, store = parts
     batch = images(8)
-    blobs.gate.clear()
-    tasks = [asyncio.create_task(store.save(r, d)) for r, d in batch]
-    await blobs.wait_entered()
+    tasks = await held_saves(store, blobs, batch)
     tasks[0].cancel()  # in the running flush
     tasks[5].cancel()  # queued for the next one
     await asyncio.sleep(0)
@@ -181,8 +194,7 @@ async def test_a_cancelled_save_does_not_break_the_batch(
     assert isinstance(results[5], asyncio.CancelledError)
     assert [r for i, r in enumerate(results) if i not in (0, 5)] == [None] * 6
     await store.close()  # nothing left pending
-    for record, data in batch:  # the cancelled callers' images were stored all the same
-        assert await stored(tmp_path, record) == (record, data)
+    await assert_all_stored(tmp_path, batch)  # the cancelled callers' images too
 
 
 async def test_close_waits_for_saves_in_flight(
@@ -190,17 +202,14 @@ async def test_close_waits_for_saves_in_flight(
 ) -> None:
     _, blobs, store = parts
     batch = images(6)
-    blobs.gate.clear()
-    tasks = [asyncio.create_task(store.save(r, d)) for r, d in batch]
-    await blobs.wait_entered()
+    tasks = await held_saves(store, blobs, batch)
     closing = asyncio.create_task(store.close())
     await asyncio.sleep(0.05)
     assert not closing.done()
     blobs.gate.set()
     await closing
     assert all(t.done() and t.exception() is None for t in tasks)
-    for record, data in batch:
-        assert await stored(tmp_path, record) == (record, data)
+    await assert_all_stored(tmp_path, batch)
 
 
 async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
@@ -224,5 +233,4 @@ async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
     finally:
         blobs.gate.set()
         await store.close()
-    for record, data in batch:
-        assert await stored(tmp_path, record) == (record, data)
+    await assert_all_stored(tmp_path, batch)
