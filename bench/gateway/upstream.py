@@ -78,7 +78,7 @@ def build(latency: float, prompts: list[str]) -> Starlette:
         await asyncio.sleep(latency)
         head = b'{"created":%d,"data":[{"b64_json":"' % int(time.time())
         # built like the emulator's envelope: base64 text needs no JSON escaping
-        body = head + b64.encode(data).encode("ascii") + b'"}]}'
+        body = head + b64.encode_ascii(data) + b'"}]}'
         return Response(body, media_type="application/json")
 
     app.router.routes.insert(0, Route("/v1/images/generations", openai_images, methods=["POST"]))

@@ -14,4 +14,9 @@ def decode(text: str | bytes) -> bytes:
 
 def encode(data: bytes) -> str:
     """bytes → standard base64 text."""
-    return pybase64.b64encode(data).decode("ascii")
+    return encode_ascii(data).decode("ascii")
+
+
+def encode_ascii(data: bytes) -> bytes:
+    """bytes → standard base64, as ASCII bytes (to splice into a JSON body as is)."""
+    return pybase64.b64encode(data)

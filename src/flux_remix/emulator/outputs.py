@@ -86,7 +86,7 @@ async def _image(state: EmulatorState, spec: ModelSpec, values: dict[str, object
     usage = Usage(width, height, steps, tuple(s.size for s in shown))
     neurons = round(spec.price(usage), 2)
     if spec.output == "json-b64":
-        return env.image_success(b64.encode(data).encode("ascii")).billed(neurons)
+        return env.image_success(b64.encode_ascii(data)).billed(neurons)
     return env.Reply(200, data, media_type=spec.content_type, neurons=neurons)
 
 
