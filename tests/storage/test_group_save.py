@@ -8,13 +8,14 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from flux_remix.errors import StorageError
 from flux_remix.storage.disk import DiskBlobStore
-from flux_remix.storage.records import ImageRecord, blob_key_for
+from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.sqlite import SQLiteMetadataStore
 from flux_remix.storage.store import ImageStore
 from tests.storage.helpers import T0, make_record, png_bytes
@@ -112,6 +113,40 @@ async def test_concurrent_saves_share_few_commits_and_all_land(
     await assert_all_stored(tmp_path, batch)
 
 
+async def test_the_store_hashes_the_bytes_of_what_it_saves(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    _, _, store = parts
+    [(record, data)] = images(1)
+    unhashed = replace(record, sha256=UNHASHED)  # as the pipeline hands it over
+    assert await store.save(unhashed, data) == record  # with the hash of its bytes
+    await store.close()
+    assert await stored(tmp_path, record) == (record, data)
+
+
+class AsyncOnlySQLite(SQLiteMetadataStore):
+    """Offers no blocking writes, like PostgreSQL: the store writes its batches from a task."""
+
+    insert_many_blocking = None  # type: ignore[assignment]
+
+
+async def test_stores_without_blocking_writes_hash_the_bytes_too(tmp_path: Path) -> None:
+    meta = AsyncOnlySQLite(tmp_path / "meta.sqlite3")
+    blobs = DiskBlobStore(tmp_path / "images")
+    await meta.open()
+    await blobs.open()
+    store = ImageStore(meta, blobs)
+    batch = images(3)
+    try:
+        unhashed = [(replace(r, sha256=UNHASHED), d) for r, d in batch]
+        assert await asyncio.gather(*(store.save(r, d) for r, d in unhashed)) == [
+            r for r, _ in batch
+        ]
+    finally:
+        await store.close()
+    await assert_all_stored(tmp_path, batch)
+
+
 async def test_a_lone_save_is_not_delayed(
     parts: tuple[CountingSQLite, GatedDisk, ImageStore],
 ) -> None:
@@ -137,7 +172,7 @@ async def test_a_blob_that_cannot_be_written_fails_only_its_own_save(
     results = await asyncio.gather(*(store.save(r, d) for r, d in batch), return_exceptions=True)
     assert isinstance(results[5], StorageError)
     assert "cannot write image" in str(results[5])
-    assert [r for i, r in enumerate(results) if i != 5] == [None] * 12
+    assert [r for i, r in enumerate(results) if i != 5] == [r for r, _ in batch if r is not bad]
     assert sum(meta.batches) == 12  # the failed blob's row was never tried
     await store.close()
     meta_again = SQLiteMetadataStore(tmp_path / "meta.sqlite3")
@@ -170,7 +205,7 @@ async def test_a_failing_batch_insert_falls_back_to_one_row_at_a_time(
     blobs.gate.set()
     results = await asyncio.gather(first, *rest, return_exceptions=True)
     assert isinstance(results[4], StorageError)
-    assert [r for i, r in enumerate(results) if i != 4] == [None] * 10
+    assert [r for i, r in enumerate(results) if i != 4] == [r for r, _ in batch if r is not clash]
     assert meta.batches == [1, 1, 10] + [1] * 10  # the failed batch of 10, again row by row
     await store.close()
     assert await stored(tmp_path, taken[0]) == taken  # the original row is untouched
@@ -192,7 +227,9 @@ async def test_a_cancelled_save_does_not_break_the_batch(
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(results[0], asyncio.CancelledError)
     assert isinstance(results[5], asyncio.CancelledError)
-    assert [r for i, r in enumerate(results) if i not in (0, 5)] == [None] * 6
+    assert [r for i, r in enumerate(results) if i not in (0, 5)] == [
+        r for i, (r, _) in enumerate(batch) if i not in (0, 5)
+    ]
     await store.close()  # nothing left pending
     await assert_all_stored(tmp_path, batch)  # the cancelled callers' images too
 
@@ -228,7 +265,7 @@ async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)
         assert store.saves.running == 2  # ...and the second does not wait for it
         blobs.gate.set()
-        assert await asyncio.gather(*tasks) == [None] * 6
+        assert await asyncio.gather(*tasks) == [r for r, _ in batch]
         assert sum(meta.batches) == 6 and len(meta.batches) == store.saves.flushes
     finally:
         blobs.gate.set()

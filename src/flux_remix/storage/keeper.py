@@ -8,7 +8,6 @@ is handed back, so no response ever names an image that is not kept.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from dataclasses import dataclass, replace
 from flux_remix.schemas import CacheOutcome, GeneratedImage, PromptOutcome
 from flux_remix.storage.cache import cache_key
 from flux_remix.storage.flight import Flights
-from flux_remix.storage.records import ImageRecord, blob_key_for
+from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.store import ImageStore, StoredImage
 from flux_remix.validation import EffectiveParams
 
@@ -123,7 +122,7 @@ class Keeper:
             height=image.height,
             format=image.format,
             bytes=len(image.data),
-            sha256=hashlib.sha256(image.data).hexdigest(),
+            sha256=UNHASHED,  # the store hashes the bytes off the event loop
             account=image.account,
             neurons=image.neurons,
             timings=_timings(job, generate_ms),
@@ -131,7 +130,7 @@ class Keeper:
             cache_key=key,
             demo=job.demo,
         )
-        await self.store.save(record, image.data)
+        record = await self.store.save(record, image.data)
         return StoredImage(record, image.data, image.b64)
 
     async def _reuse(self, job: Job, source: StoredImage, cache: CacheOutcome) -> GeneratedImage:

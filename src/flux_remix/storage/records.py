@@ -16,6 +16,7 @@ ImageFormat = Literal["png", "jpeg"]
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
 BLOB_KEY = re.compile(r"^[0-9a-f]{32}\.(png|jpg)$")
+UNHASHED = ""  # `ImageRecord.sha256` before `ImageStore.save` computes it from the bytes
 
 
 def blob_key_for(image_id: str, fmt: ImageFormat) -> str:
