@@ -104,7 +104,8 @@ async def open_runtime(
     for noisy in ("httpx", "httpcore"):  # their INFO lines carry URLs with account ids
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # aiohttp under httpx: httpcore's pool costs ms of CPU per call under load (transport.py)
-    transport = transport or AiohttpTransport(max_connections=256)
+    direct = None if transport else AiohttpTransport(max_connections=256)
+    transport = transport or direct
     async with (
         AsyncExitStack() as stack,
         httpx.AsyncClient(transport=transport) as http,
@@ -113,7 +114,11 @@ async def open_runtime(
         store = await stack.enter_async_context(open_storage(settings))
         keys = await stack.enter_async_context(open_keys(settings, redis))
         client = WorkersAIClient(
-            http, settings.cf_api_base, timeout=settings.upstream_timeout, metrics=metrics
+            http,
+            settings.cf_api_base,
+            timeout=settings.upstream_timeout,
+            metrics=metrics,
+            direct=direct,
         )
         pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
         prompts = build_pipeline(settings, client, pool, http, redis)

@@ -74,26 +74,66 @@ async def test_requests_and_answers_pass_through_unchanged(echo_url):
     }
 
 
-async def test_an_image_call_through_the_workers_ai_client(emulator):
+async def test_a_direct_post_is_answered_like_one_through_httpx(echo_url):
+    transport = AiohttpTransport()
+    try:
+        response = await transport.post(
+            f"{echo_url}/accounts/x/ai/run/@cf/black-forest-labs/flux-1-schnell",
+            {"X-Probe": "7", "Content-Type": "application/json"},
+            b'{"prompt":"a fox"}',
+            5.0,
+        )
+    finally:
+        await transport.aclose()
+    assert response.status_code == 201
+    assert response.headers["x-answer"] == "yes"
+    assert response.json() == {  # the gzip body decoded, as httpx does
+        "method": "POST",
+        "path": "/accounts/x/ai/run/@cf/black-forest-labs/flux-1-schnell",
+        "header": "7",
+        "body": '{"prompt":"a fox"}',
+    }
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "through-httpx"])
+async def test_an_image_call_through_the_workers_ai_client(emulator, direct):
     spec = build_catalog({}, 4).resolve("FLUX.1-Schnell-CF")
     params = validate_request(spec, ImageRequest(prompt="a red fox"))
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
-        client = WorkersAIClient(http, emulator.base_url, timeout=10)
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = WorkersAIClient(
+            http, emulator.base_url, timeout=10, direct=transport if direct else None
+        )
         image = await client.run_image(ACCOUNT, params, "a red fox")
     assert image.format == "jpeg"
     assert (image.width, image.height) == (1024, 1024)
     assert image.b64 is not None and image.data.startswith(b"\xff\xd8\xff")
     (call,) = emulator.state.calls()
     assert call.model == "@cf/black-forest-labs/flux-1-schnell"
+    assert call.content_kind == "json" and set(call.fields) == {"prompt", "steps"}
 
 
-async def test_a_slow_upstream_is_a_timeout(emulator):
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "through-httpx"])
+async def test_a_slow_upstream_is_a_timeout(emulator, direct):
     emulator.state.add_fault(FaultSpec(kind="slow", delay=2.0))
     spec = build_catalog({}, 4).resolve("FLUX.1-Schnell-CF")
     params = validate_request(spec, ImageRequest(prompt="a red fox"))
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as http:
-        client = WorkersAIClient(http, emulator.base_url, timeout=0.3)
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = WorkersAIClient(
+            http, emulator.base_url, timeout=0.3, direct=transport if direct else None
+        )
         with pytest.raises(e.UpstreamTimeoutError):
+            await client.run_image(ACCOUNT, params, "a red fox")
+
+
+async def test_nothing_listening_is_a_connection_error_for_the_client():
+    spec = build_catalog({}, 4).resolve("FLUX.1-Schnell-CF")
+    params = validate_request(spec, ImageRequest(prompt="a red fox"))
+    transport = AiohttpTransport()
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = WorkersAIClient(http, f"http://127.0.0.1:{free_port()}", direct=transport)
+        with pytest.raises(e.UpstreamConnectionError):
             await client.run_image(ACCOUNT, params, "a red fox")
 
 

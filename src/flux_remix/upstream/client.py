@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
+import orjson
 
 from flux_remix import errors as e
 from flux_remix.metrics import Metrics
@@ -28,6 +29,7 @@ from flux_remix.upstream.decode import (
     read_envelope,
 )
 from flux_remix.upstream.encode import encode_image_request
+from flux_remix.upstream.transport import AiohttpTransport
 from flux_remix.validation import EffectiveParams
 
 
@@ -66,8 +68,12 @@ class WorkersAIClient:
         *,
         timeout: float = 120.0,
         metrics: Metrics | None = None,
+        direct: AiohttpTransport | None = None,
     ) -> None:
+        """`direct`: `http`'s own aiohttp transport, for JSON calls sent without httpx's
+        client layer (see `AiohttpTransport.post`); multipart bodies always go through `http`."""
         self._http = http
+        self._direct = direct
         self._base = base_url.rstrip("/")
         self._timeout = timeout
         self._metrics = metrics
@@ -102,9 +108,22 @@ class WorkersAIClient:
     def _auth(account: Account) -> dict[str, str]:
         return {"Authorization": f"Bearer {account.token.get_secret_value()}"}
 
-    async def _post(self, url: str, account: Account, **kwargs: Any) -> httpx.Response:
+    async def _post(
+        self,
+        url: str,
+        account: Account,
+        *,
+        json: dict[str, Any] | None = None,
+        files: list[tuple[str, tuple[str | None, bytes, str]]] | None = None,
+    ) -> httpx.Response:
+        limit = self._timeout
+        if self._direct is not None and json is not None:
+            headers = {**self._auth(account), "Content-Type": "application/json"}
+            call = self._direct.post(url, headers, orjson.dumps(json), limit)
+            return await typed_errors(call, "Cloudflare", limit)
+        headers = self._auth(account)
         return await post(
-            self._http, url, "Cloudflare", self._timeout, headers=self._auth(account), **kwargs
+            self._http, url, "Cloudflare", limit, headers=headers, json=json, files=files
         )
 
     async def run_image(
@@ -174,14 +193,19 @@ async def post(
 ) -> httpx.Response:
     """POST through the shared client (httpx timeout `limit` s); transport failures become
     typed upstream errors."""
+    response = await typed_errors(http.post(url, timeout=limit, **kwargs), who, limit)
+    unbind(response)
+    return response
+
+
+async def typed_errors(call: Awaitable[httpx.Response], who: str, limit: float) -> httpx.Response:
+    """Await an HTTP call to `who`; its transport failures become typed upstream errors."""
     try:
-        response = await http.post(url, timeout=limit, **kwargs)
+        return await call
     except httpx.TimeoutException:
         raise e.UpstreamTimeoutError(f"{who} did not answer within {limit:g} s") from None
     except httpx.TransportError as exc:
         raise e.UpstreamConnectionError(f"could not reach {who} ({type(exc).__name__})") from None
-    unbind(response)
-    return response
 
 
 def unbind(response: httpx.Response) -> None:

@@ -54,21 +54,37 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if name.lower() not in ("transfer-encoding", "content-length")
         ]
         timeouts = request.extensions.get("timeout", {})
-        connect = timeouts.get("connect")
-        pool = timeouts.get("pool")
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=None if connect is None or pool is None else connect + pool,
-            sock_connect=connect,
-            sock_read=timeouts.get("read"),
-        )
+        timeout = _timeout(timeouts.get("connect"), timeouts.get("pool"), timeouts.get("read"))
+        url = URL(str(request.url), encoded=True)
+        return await self._exchange(request.method, url, headers, body, timeout, request)
+
+    async def post(
+        self, url: str, headers: dict[str, str], body: bytes, limit: float
+    ) -> httpx.Response:
+        """POST `body` straight through aiohttp, without httpx's client layer (request and URL
+        objects, auth, redirects, cookies, event hooks: ~0.12 ms of CPU per call, on the event
+        loop). For the hot upstream calls (`WorkersAIClient`); `limit` seconds bound the connect
+        and each read, as `httpx.Timeout(limit)` does. The answer is the same `httpx.Response`,
+        with the same exceptions, as through `httpx.AsyncClient`."""
+        timeout = _timeout(limit, limit, limit)
+        return await self._exchange("POST", URL(url), list(headers.items()), body, timeout, None)
+
+    async def _exchange(
+        self,
+        method: str,
+        url: URL,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        limits: aiohttp.ClientTimeout,
+        request: httpx.Request | None,
+    ) -> httpx.Response:
         try:
             async with self._open().request(
-                request.method,
-                URL(str(request.url), encoded=True),
+                method,
+                url,
                 headers=headers,
                 data=body or None,
-                timeout=timeout,
+                timeout=limits,
                 allow_redirects=False,
             ) as response:
                 content = await response.read()
@@ -85,7 +101,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
-        return httpx.Response(
+        return httpx.Response(  # httpx decodes the body by its Content-Encoding, if any
             status,
             headers=raw_headers,
             content=content,
@@ -97,3 +113,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _timeout(
+    connect: float | None, pool: float | None, read: float | None
+) -> aiohttp.ClientTimeout:
+    """httpx's timeouts in aiohttp's terms: waiting for a pooled connection and making one
+    share `connect`; `read` bounds each read."""
+    return aiohttp.ClientTimeout(
+        total=None,
+        connect=None if connect is None or pool is None else connect + pool,
+        sock_connect=connect,
+        sock_read=read,
+    )
