@@ -18,13 +18,13 @@ import asyncio
 import functools
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
 from flux_remix.errors import FluxRemixError, NoCapacityError
+from flux_remix.ids import new_id
 from flux_remix.service import Progress
 
 log = logging.getLogger("flux_remix.jobs")
@@ -155,7 +155,7 @@ class JobRegistry:
             raise NoCapacityError(
                 "Too many generations are in progress; try again shortly", retry_after=5
             )
-        job = Job(id=uuid.uuid4().hex, owner=owner, created=time.time())
+        job = Job(id=new_id(), owner=owner, created=time.time())
         self._jobs[job.id] = job
         job._task = asyncio.create_task(self._run(job, run), name=f"job-{job.id[:8]}")
         return job

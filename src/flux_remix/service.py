@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -20,6 +19,7 @@ from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
+from flux_remix.ids import new_id
 from flux_remix.keys import KeyLimiter
 from flux_remix.limits import ImageLimits, check_prompt
 from flux_remix.metrics import Metrics
@@ -125,7 +125,7 @@ class ImageService:
         await progress("generating", {"prompt": prompt, "n": req.n})
         t0 = time.perf_counter()
         job = Job(
-            generation_id=uuid.uuid4().hex,
+            generation_id=new_id(),
             key_id=key_id,
             model_name=spec.name,
             prompt=outcome,
@@ -226,7 +226,7 @@ class ImageService:
         )
         neurons = result.neurons if result.neurons is not None else estimate
         return GeneratedImage(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             data=result.data,
             format=result.format,
             width=result.width,

@@ -9,10 +9,10 @@ is handed back, so no response ever names an image that is not kept.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from flux_remix.ids import new_id
 from flux_remix.schemas import CacheOutcome, GeneratedImage, PromptOutcome
 from flux_remix.storage.cache import cache_key
 from flux_remix.storage.flight import Flights
@@ -140,7 +140,7 @@ class Keeper:
             return image_of(source.record, source.data, cache, source.b64)
         record = replace(
             source.record,
-            id=uuid.uuid4().hex,
+            id=new_id(),
             generation_id=job.generation_id,
             created_us=now_us(),
             key_id=job.key_id,

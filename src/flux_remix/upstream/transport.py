@@ -24,6 +24,7 @@ from yarl import URL
 
 # A connection idle this long is closed; Cloudflare's own idle timeout is longer.
 KEEPALIVE_SECONDS = 15.0
+READ_BUFFER_BYTES = 1 << 20
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -43,6 +44,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps cookies, if any
                 auto_decompress=False,  # httpx decodes by the Content-Encoding it is handed
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+                # a whole image answer (~235 KB) fits the read buffer: with aiohttp's 64 KiB
+                # default the socket is paused and resumed several times per answer
+                read_bufsize=READ_BUFFER_BYTES,
             )
         return self._session
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flux_remix import facts
+from flux_remix.ids import new_id
 from flux_remix.metrics import UNMATCHED_ROUTE, Metrics
 from flux_remix.web.errors import Problem, render, shape_of
 
@@ -53,7 +53,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex[:16]
+        request_id = new_id(8)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = time.perf_counter()

@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from pydantic import Field
 
 from flux_remix.catalog import ModelSpec
 from flux_remix.errors import FluxRemixError
+from flux_remix.ids import new_id
 from flux_remix.schemas import GeneratedImage, Generation
 from flux_remix.web.deps import CallerDep, RuntimeDep, authenticate
 from flux_remix.web.errors import Problem, openai_error, problem_of
@@ -89,7 +89,7 @@ async def chat_completions(
     if isinstance(first, Failed):  # refused before any work: a plain HTTP error
         raise first.error
     include_usage = bool((body.stream_options or {}).get("include_usage"))
-    chunks = ChunkWriter(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), model)
+    chunks = ChunkWriter(f"chatcmpl-{new_id()}", int(time.time()), model)
     keepalive = runtime.settings.sse_keepalive
     events = _stream(run, first, chunks, spec, link, notes, include_usage, keepalive)
     return StreamingResponse(
