@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from flux_remix.schemas import MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.json_response import OrjsonResponse, model_json
+from flux_remix.web.json_route import json_post
 from flux_remix.web.openai_params import OpenAIImageFields, effective, image_request
 from flux_remix.web.urls import image_url
 
@@ -41,7 +42,9 @@ class ImagesResponse(BaseModel):
     flux_remix: dict[str, Any] = Field(description="Effective parameters (extension)")
 
 
-@router.post("/images/generations", response_model=ImagesResponse, response_model_exclude_none=True)
+@json_post(
+    router, "/images/generations", response_model=ImagesResponse, response_model_exclude_none=True
+)
 async def create_images(
     body: ImagesBody, request: Request, service: ServiceDep, caller: CallerDep
 ) -> OrjsonResponse:

@@ -11,6 +11,7 @@ from flux_remix.errors import RequestError
 from flux_remix.schemas import CacheOutcome, ImageRequest, ResponseFormat
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.json_response import OrjsonResponse, model_json
+from flux_remix.web.json_route import json_post
 from flux_remix.web.models_view import describe_models
 from flux_remix.web.urls import image_url
 
@@ -105,7 +106,7 @@ async def _generate(
     return model_json(answer)
 
 
-@router.post("/api/image", response_model=OriginalImageResponse)
+@json_post(router, "/api/image", response_model=OriginalImageResponse)
 async def api_image(
     body: ImageBody, service: ServiceDep, caller: CallerDep, request: Request
 ) -> OrjsonResponse:
@@ -114,7 +115,7 @@ async def api_image(
     return await _generate(service, caller, request, prompt, body.model, body.response_format)
 
 
-@router.post("/api/generate-image", response_model=OriginalImageResponse)
+@json_post(router, "/api/generate-image", response_model=OriginalImageResponse)
 async def api_generate_image(
     body: GenerateImageBody, service: ServiceDep, caller: CallerDep, request: Request
 ) -> OrjsonResponse:

@@ -1,0 +1,123 @@
+"""`JsonRoute`: the image routes serve well-formed JSON without FastAPI's per-request machinery,
+and leave every other request to FastAPI, which answers it as on any other route."""
+
+from __future__ import annotations
+
+import fastapi.routing
+import pytest
+from fastapi import APIRouter, Request
+
+from flux_remix.web.deps import CallerDep
+from flux_remix.web.json_route import json_post
+from tests.conftest import AUTH
+
+ROUTES = {
+    "/v1/images/generations": {"prompt": "a fox", "model": "FLUX.1-Schnell-CF"},
+    "/api/image": {"messages": [{"role": "user", "content": "a fox"}], "model": "DS-8-CF"},
+    "/api/generate-image": {"prompt": "a fox", "model": "DS-8-CF"},
+}
+
+
+ENDPOINTS = {
+    "create_images": "/v1/images/generations",
+    "api_image": "/api/image",
+    "api_generate_image": "/api/generate-image",
+}
+
+
+@pytest.fixture
+def fastapi_solves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests that went through FastAPI's own handler (which looks at the
+    endpoint first thing, on every request)."""
+    seen: list[str] = []
+    look = fastapi.routing._extract_endpoint_context
+
+    def counting(func):
+        seen.append(ENDPOINTS.get(func.__name__, func.__name__))
+        return look(func)
+
+    monkeypatch.setattr(fastapi.routing, "_extract_endpoint_context", counting)
+    return seen
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_a_well_formed_request_skips_fastapis_handler(app_server, fastapi_solves, path):
+    with app_server.client(headers=AUTH) as c:
+        r = c.post(path, json=ROUTES[path])
+        charset = c.post(
+            path,
+            content=str(ROUTES[path]).replace("'", '"'),
+            headers={"content-type": "Application/JSON; charset=utf-8"},
+        )
+    assert r.status_code == 200, r.text
+    assert charset.status_code == 200, charset.text
+    assert fastapi_solves == []
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/v1/images/generations", 400, {"param": "n", "code": "invalid_parameter"}),
+        ("/api/generate-image", 422, {"param": "n", "type": "invalid_parameter"}),
+    ],
+)
+def test_an_invalid_body_is_answered_by_fastapi_as_before(
+    app_server, fastapi_solves, path, status, error
+):
+    body = {**ROUTES[path], "n": 0}
+    if path == "/api/generate-image":  # extra fields are allowed there: make one fail instead
+        body = {"prompt": ["not", "text"]}
+        error = {"param": "prompt", "type": "invalid_parameter"}
+    with app_server.client(headers=AUTH) as c:
+        r = c.post(path, json=body)
+    assert r.status_code == status, r.text
+    detail = r.json()["error"] if path.startswith("/v1") else r.json()
+    assert error.items() <= detail.items()
+    assert fastapi_solves == [path]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param({"content": b'{"prompt": ', "ctype": "application/json"}, id="bad-json"),
+        pytest.param({"content": b'{"prompt": "a fox"}', "ctype": "text/plain"}, id="text/plain"),
+        pytest.param({"content": b'{"prompt": "a fox"}', "ctype": None}, id="no-content-type"),
+        pytest.param({"content": b"[1]", "ctype": "application/json"}, id="not-an-object"),
+    ],
+)
+def test_other_bodies_get_fastapis_clear_errors(app_server, fastapi_solves, path, content):
+    headers = {**AUTH, **({"content-type": content["ctype"]} if content["ctype"] else {})}
+    with app_server.client(headers=headers) as c:
+        r = c.post(path, content=content["content"])
+    assert r.status_code in (400, 422), r.text
+    assert "error" in r.json()
+    assert fastapi_solves == [path]
+
+
+@pytest.mark.parametrize("body", ["valid", "invalid"])
+def test_the_caller_is_checked_before_the_body_either_way(app_server, body):
+    payload = ROUTES["/v1/images/generations"] if body == "valid" else {"n": "many"}
+    with app_server.client(headers={"Authorization": "Bearer not-a-key"}) as c:
+        r = c.post("/v1/images/generations", json=payload)
+    assert r.status_code == 401, r.text
+
+
+def test_each_request_counts_once_against_the_keys_rate(start_app):
+    server = start_app(FLUX_REMIX_KEY_RATE_LIMIT="3")
+    with server.client(headers=AUTH) as c:
+        invalid = c.post("/v1/images/generations", json={"prompt": "a fox", "n": 0})
+        valid = [c.post(p, json=b).status_code for p, b in list(ROUTES.items())[:2]]
+        refused = c.post("/api/generate-image", json=ROUTES["/api/generate-image"])
+    assert (invalid.status_code, valid) == (400, [200, 200])
+    assert refused.status_code == 429, refused.text
+
+
+def test_an_endpoint_it_cannot_call_is_refused_when_the_route_is_built():
+    router = APIRouter()
+
+    async def with_a_query(request: Request, caller: CallerDep, page: int = 1) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="JsonRoute"):
+        json_post(router, "/x")(with_a_query)
