@@ -1,3 +1,5 @@
+import base64
+import json
 from datetime import UTC, datetime
 
 import httpx
@@ -5,9 +7,11 @@ import pytest
 
 from flux_remix import errors as e
 from flux_remix.upstream.decode import (
+    _plain_image,
     check_image,
     classify_error,
     clean_message,
+    decode_image,
     error_from_response,
     image_from_response,
     parse_retry_after,
@@ -144,3 +148,56 @@ def test_clean_message_strips_prefix_and_uuid():
     assert clean_message(f"AiError: AiError: Your output has been flagged. {UUID}") == (
         "Your output has been flagged."
     )
+
+
+IMAGE_B64 = base64.b64encode(b"\xff\xd8\xff" + bytes(range(256)) * 40).decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(f'{{"result":{{"image":"{IMAGE_B64}"}},"success":true}}', id="as-sent"),
+        pytest.param(
+            f'{{ "success": true, "errors": [], "result": {{ "image":"{IMAGE_B64}" }} }}',
+            id="spaced-and-reordered",
+        ),
+        pytest.param(
+            f'{{"result":{{"meta":{{"image":"x"}},"image":"{IMAGE_B64}"}},"success":true}}',
+            id="an-earlier-image-key",
+        ),
+        pytest.param(
+            f'{{"result":{{"image":"{IMAGE_B64[:40]}\\/{IMAGE_B64[41:]}"}},"success":true}}',
+            id="an-escaped-slash",
+        ),
+        pytest.param(f'{{"result":{{"image" : "{IMAGE_B64}"}}}}', id="space-before-colon"),
+    ],
+)
+def test_an_image_envelope_decodes_the_same_however_it_is_laid_out(body):
+    decoded = decode_image(response(200, body))
+    assert decoded.b64 == json.loads(body)["result"]["image"]
+    assert decoded.data == base64.b64decode(decoded.b64)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (f'{{"result":{{"image":"{IMAGE_B64}"}},"success":false,"errors":[]}}', e.UpstreamError),
+        (f'{{"result":{{"image":"{IMAGE_B64}"}},"result":{{}}}}', e.MalformedResponseError),
+        (f'{{"result":{{"image":"{IMAGE_B64}","image":""}}}}', e.MalformedResponseError),
+        (f'{{"result":{{"image":"{IMAGE_B64}"}}', e.MalformedResponseError),  # cut short
+        ('{"result":{"image":""},"success":true}', e.MalformedResponseError),
+        (f'{{"result":{{"image":"{IMAGE_B64}!"}}}}', e.MalformedResponseError),
+    ],
+    ids=["success-false", "result-twice", "image-twice", "truncated", "empty", "not-base64"],
+)
+def test_what_is_not_one_plain_image_is_judged_by_the_full_parse(body, error):
+    with pytest.raises(error):
+        decode_image(response(200, body))
+
+
+def test_the_usual_envelope_is_read_without_parsing_its_base64_as_json():
+    plain = f'{{"result":{{"image":"{IMAGE_B64}"}},"success":true,"errors":[],"messages":[]}}'
+    found = _plain_image(plain.encode())
+    assert found is not None and found.b64 == IMAGE_B64
+    nested = f'{{"result":{{"meta":{{"image":"x"}},"image":"{IMAGE_B64}"}}}}'
+    assert _plain_image(nested.encode()) is None  # left to the full parse
