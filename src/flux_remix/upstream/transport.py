@@ -6,7 +6,8 @@ httpcore's connection pool checks every pooled connection on every request and e
 64 concurrent upstream calls the pool alone cost ~2.5 ms of CPU per image, more than the whole
 gateway should. aiohttp keeps its pool per host in C-accelerated code. Everything above the
 transport (auth headers, timeouts, error classes, response decoding, `MockTransport` and
-`ASGITransport` in tests and demo mode) stays httpx.
+`ASGITransport` in tests and demo mode) stays httpx. The Workers AI client's JSON calls, the
+hot path, skip even httpx's client layer through `post`, and get the same `httpx.Response`.
 
 Bodies are read whole (nothing in flux-remix streams an upstream response). Lower-layer errors
 become the httpx exceptions the callers already map: `ConnectTimeout`/`ReadTimeout`,
