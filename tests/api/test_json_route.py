@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 
 from flux_remix.web.deps import CallerDep
 from flux_remix.web.json_route import json_post
+from flux_remix.web.routes.openai_images import ImagesResponse
+from flux_remix.web.routes.original import OriginalImageResponse
 from tests.conftest import AUTH
 
 ROUTES = {
@@ -121,3 +123,21 @@ def test_an_endpoint_it_cannot_call_is_refused_when_the_route_is_built():
 
     with pytest.raises(TypeError, match="JsonRoute"):
         json_post(router, "/x")(with_a_query)
+
+
+@pytest.mark.parametrize("response_format", ["url", "b64_json", None])
+def test_the_openai_answer_is_exactly_its_documented_model(app_server, response_format):
+    body = {**ROUTES["/v1/images/generations"], "n": 2}
+    if response_format:
+        body["response_format"] = response_format
+    with app_server.client(headers=AUTH) as c:
+        answer = c.post("/v1/images/generations", json=body).json()
+    assert ImagesResponse.model_validate(answer).model_dump(exclude_none=True) == answer
+
+
+@pytest.mark.parametrize("path", ["/api/image", "/api/generate-image"])
+@pytest.mark.parametrize("response_format", ["url", "b64_json"])
+def test_the_original_answer_is_exactly_its_documented_model(app_server, path, response_format):
+    with app_server.client(headers=AUTH) as c:
+        answer = c.post(path, json={**ROUTES[path], "response_format": response_format}).json()
+    assert OriginalImageResponse.model_validate(answer).model_dump() == answer

@@ -4,10 +4,12 @@ reopen from disk."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,9 +30,11 @@ class CountingSQLite(SQLiteMetadataStore):
         super().__init__(path)
         self.batches: list[int] = []
 
-    def insert_many_blocking(self, records: Sequence[ImageRecord]) -> None:
+    def insert_many_blocking(
+        self, records: Sequence[ImageRecord], *, keep: Callable[[], Sequence[bool]] | None = None
+    ) -> None:
         self.batches.append(len(records))
-        super().insert_many_blocking(records)
+        super().insert_many_blocking(records, keep=keep)
 
 
 class GatedDisk(DiskBlobStore):
@@ -147,6 +151,29 @@ async def test_stores_without_blocking_writes_hash_the_bytes_too(tmp_path: Path)
     await assert_all_stored(tmp_path, batch)
 
 
+async def test_rows_are_inserted_during_the_blob_writes_and_committed_after_them(
+    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
+) -> None:
+    meta, blobs, store = parts
+    batch = images(3)
+    tasks = await held_saves(store, blobs, batch)  # the first blob is held at the disk...
+    for _ in range(200):
+        if meta.batches:
+            break
+        await asyncio.sleep(0.01)
+    assert meta.batches == [1]  # ...while its row is already inserted...
+    with contextlib.closing(sqlite3.connect(tmp_path / "meta.sqlite3")) as reader:
+        ids = [r.id for r, _ in batch]  # ...but not committed: another connection sees no row
+        assert (
+            reader.execute("SELECT count(*) FROM images WHERE id IN (?, ?, ?)", ids).fetchone()[0]
+            == 0
+        )
+    blobs.gate.set()
+    assert await asyncio.gather(*tasks) == [r for r, _ in batch]
+    await store.close()
+    await assert_all_stored(tmp_path, batch)
+
+
 async def test_a_lone_save_is_not_delayed(
     parts: tuple[CountingSQLite, GatedDisk, ImageStore],
 ) -> None:
@@ -173,7 +200,7 @@ async def test_a_blob_that_cannot_be_written_fails_only_its_own_save(
     assert isinstance(results[5], StorageError)
     assert "cannot write image" in str(results[5])
     assert [r for i, r in enumerate(results) if i != 5] == [r for r, _ in batch if r is not bad]
-    assert sum(meta.batches) == 12  # the failed blob's row was never tried
+    assert sum(meta.batches) == 13  # inserted with the batch, taken out before the commit
     await store.close()
     meta_again = SQLiteMetadataStore(tmp_path / "meta.sqlite3")
     await meta_again.open()

@@ -8,7 +8,7 @@ The `*_many` methods write a batch at once (see `ImageStore.save`, which group-c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord
@@ -78,4 +78,9 @@ class BlockingBlobWrites(Protocol):
 class BlockingRowWrites(Protocol):
     """A metadata store that can commit a batch from a worker thread (SQLite)."""
 
-    def insert_many_blocking(self, records: Sequence[ImageRecord]) -> None: ...
+    def insert_many_blocking(
+        self, records: Sequence[ImageRecord], *, keep: Callable[[], Sequence[bool]] | None = None
+    ) -> None:
+        """Insert `records` in one transaction. With `keep`, the rows are inserted first and
+        `keep()` is called just before the commit (it may wait): the rows it answers False for
+        are taken out again, and the rest commit together."""

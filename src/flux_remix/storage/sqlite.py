@@ -91,11 +91,14 @@ class SQLiteMetadataStore:
         if records:
             await self._run(_inserting(records))
 
-    def insert_many_blocking(self, records: Sequence[ImageRecord]) -> None:
-        """`insert_many` in the calling worker thread (never the event loop)."""
+    def insert_many_blocking(
+        self, records: Sequence[ImageRecord], *, keep: Callable[[], Sequence[bool]] | None = None
+    ) -> None:
+        """`insert_many` in the calling worker thread (never the event loop); with `keep`, see
+        `BlockingRowWrites` (the connection stays this thread's until the commit)."""
         if not records:
             return
-        write = _inserting(records)
+        write = _inserting(records, keep)
         with self._lock:
             if self._conn is None:
                 raise StorageError("the metadata database is not open")
@@ -182,17 +185,25 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
         raise
 
 
-def _inserting(records: Sequence[ImageRecord]) -> Callable[[sqlite3.Connection], None]:
-    """The statement(s) inserting `records` in one transaction, to run on the store's thread."""
+def _inserting(
+    records: Sequence[ImageRecord], keep: Callable[[], Sequence[bool]] | None = None
+) -> Callable[[sqlite3.Connection], None]:
+    """The statement(s) inserting `records` in one transaction, to run on the store's thread;
+    `keep()`, when given, is asked just before the commit which rows stay."""
     rows = [sql.to_row(record) for record in records]
 
     def write(c: sqlite3.Connection) -> None:
-        if len(rows) == 1:  # autocommit: a statement alone is its own transaction
+        if len(rows) == 1 and keep is None:  # autocommit: a statement alone is a transaction
             c.execute(sql.insert_sql("?"), rows[0])
             return
         c.execute("BEGIN")
         try:
             c.executemany(sql.insert_sql("?"), rows)
+            if keep is not None:
+                flags = keep()
+                gone = [(r.id,) for r, stays in zip(records, flags, strict=True) if not stays]
+                if gone:
+                    c.executemany("DELETE FROM images WHERE id = ?", gone)
             c.execute("COMMIT")
         except BaseException:
             if c.in_transaction:  # SQLite may have rolled back already (disk full, I/O)

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import hashlib
 import logging
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from flux_remix.storage.batch import GroupCommit
@@ -49,10 +50,14 @@ class ImageStore:
         self.meta = meta
         self.blobs = blobs
         self.saves: GroupCommit[Save]
+        self._blob_threads: ThreadPoolExecutor | None = None
         if isinstance(blobs, BlockingBlobWrites) and isinstance(meta, BlockingRowWrites):
-            # local files and SQLite: the whole batch in one worker thread, no task: under load
+            # local files and SQLite: the whole batch in worker threads, no task: under load
             # every await costs a turn of a busy event loop, and a batch would otherwise need four
-            blocking = functools.partial(_save_blocking, blobs, meta)
+            self._blob_threads = ThreadPoolExecutor(
+                concurrency, thread_name_prefix="flux-remix-blobs"
+            )
+            blocking = functools.partial(_save_blocking, blobs, meta, self._blob_threads)
             self.saves = GroupCommit(
                 blocking=blocking, max_batch=max_batch, concurrency=concurrency
             )
@@ -63,6 +68,8 @@ class ImageStore:
         """Wait for the saves in flight, then close both stores."""
         try:
             await self.saves.drain()
+            if self._blob_threads is not None:
+                await asyncio.to_thread(self._blob_threads.shutdown)
         finally:
             try:
                 await self.meta.close()
@@ -160,21 +167,49 @@ def _hash_all(items: list[Save]) -> None:
 
 
 def _save_blocking(
-    blobs: BlockingBlobWrites, meta: BlockingRowWrites, items: list[Save]
+    blobs: BlockingBlobWrites,
+    meta: BlockingRowWrites,
+    blob_threads: Executor,
+    items: list[Save],
 ) -> list[BaseException | None]:
-    """`ImageStore._save_batch` in a worker thread, for stores that offer blocking writes."""
-    _hash_all(items)
-    outcomes = blobs.put_many_blocking([s.blob for s in items])
-    records = [items[i].record for i, outcome in enumerate(outcomes) if outcome is None]
+    """`ImageStore._save_batch` in a worker thread, for stores that offer blocking writes.
+
+    The blobs are written by another thread while this one hashes the bytes and inserts the
+    rows; their transaction commits only once the blobs are durable, without the rows whose
+    blob failed. That is still blob, then row: a crash before the commit leaves unreferenced
+    blobs and no row. The rows' work (~0.3 ms a batch) is done while the disk writes."""
+    writing = blob_threads.submit(blobs.put_many_blocking, [s.blob for s in items])
+    outcomes: list[BaseException | None] | None = None
+
+    def written() -> list[bool]:
+        nonlocal outcomes
+        outcomes = _outcomes_of(writing, len(items))
+        return [outcome is None for outcome in outcomes]
+
     try:
-        meta.insert_many_blocking(records)
+        _hash_all(items)
+        meta.insert_many_blocking([s.record for s in items], keep=written)
     except Exception as exc:
-        if len(records) > 1:
-            log.warning("a batch of %d rows failed (%s); inserting one by one", len(records), exc)
+        if outcomes is None:
+            written()
+        assert outcomes is not None
+        if len(items) > 1:
+            log.warning("a batch of %d rows failed (%s); inserting one by one", len(items), exc)
         for i, outcome in enumerate(outcomes):  # so that one bad row fails only its own caller
             if outcome is None:
                 try:
                     meta.insert_many_blocking([items[i].record])
                 except Exception as row_exc:
                     outcomes[i] = row_exc
+    else:
+        assert outcomes is not None
     return outcomes
+
+
+def _outcomes_of(
+    writing: Future[list[BaseException | None]], count: int
+) -> list[BaseException | None]:
+    try:
+        return list(writing.result())
+    except Exception as exc:  # the whole blob batch failed: every image with it
+        return [exc] * count

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from flux_remix.schemas import MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
-from flux_remix.web.json_response import OrjsonResponse, model_json
+from flux_remix.web.json_response import OrjsonResponse
 from flux_remix.web.json_route import json_post
 from flux_remix.web.openai_params import OpenAIImageFields, effective, image_request
 from flux_remix.web.urls import image_url
@@ -53,17 +53,14 @@ async def create_images(
     g = await service.generate(req, key_id=caller.key_id)
     url = body.response_format in ("url", None)
     b64 = body.response_format in ("b64_json", None)
-    answer = ImagesResponse(
-        created=int(g.created),
-        data=[
-            OpenAIImage(
-                url=image_url(request, i) if url else None,
-                b64_json=i.as_base64() if b64 else None,
-                revised_prompt=g.params["prompt"],
-                seed=i.seed,
-            )
-            for i in g.images
-        ],
-        flux_remix=effective(g, notes),
+    data: list[dict[str, Any]] = []
+    for image in g.images:  # `OpenAIImage` without its Nones, as a dict (see json_response.py)
+        item: dict[str, Any] = {"url": image_url(request, image)} if url else {}
+        if b64:
+            item["b64_json"] = image.as_base64()
+        item["revised_prompt"] = g.params["prompt"]
+        item["seed"] = image.seed
+        data.append(item)
+    return OrjsonResponse(
+        {"created": int(g.created), "data": data, "flux_remix": effective(g, notes)}
     )
-    return model_json(answer, exclude_none=True)

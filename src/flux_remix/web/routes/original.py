@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from flux_remix.errors import RequestError
 from flux_remix.schemas import CacheOutcome, ImageRequest, ResponseFormat
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
-from flux_remix.web.json_response import OrjsonResponse, model_json
+from flux_remix.web.json_response import OrjsonResponse
 from flux_remix.web.json_route import json_post
 from flux_remix.web.models_view import describe_models
 from flux_remix.web.urls import image_url
@@ -90,20 +90,21 @@ async def _generate(
     )
     image = generation.images[0]
     url = image_url(request, image)
-    answer = OriginalImageResponse(
-        prompt=generation.prompt.original,
-        translatedPrompt=generation.params["prompt"],
-        image=url if response_format == "url" else image.as_base64(),
-        url=url,
-        id=image.id,
-        cache=image.cache,
-        mimeType=image.mime,
-        model=generation.model_id,
-        seed=image.seed,
-        translator=generation.prompt.translator,
-        demo=generation.demo,
+    return OrjsonResponse(  # `OriginalImageResponse`, as a dict (see json_response.py)
+        {
+            "prompt": generation.prompt.original,
+            "translatedPrompt": generation.params["prompt"],
+            "image": url if response_format == "url" else image.as_base64(),
+            "url": url,
+            "id": image.id,
+            "cache": image.cache,
+            "mimeType": image.mime,
+            "model": generation.model_id,
+            "seed": image.seed,
+            "translator": generation.prompt.translator,
+            "demo": generation.demo,
+        }
     )
-    return model_json(answer)
 
 
 @json_post(router, "/api/image", response_model=OriginalImageResponse)
