@@ -18,7 +18,7 @@ WATCH_STAGES = """() => {
   }).observe(document.getElementById('stages'), {subtree: true, attributes: true});
 }"""
 
-LOADED = "img => img.complete && img.naturalWidth > 0"
+LOADED = "img => !!img && img.complete && img.naturalWidth > 0"  # null while re-rendered
 
 
 def first_image(page):
