@@ -179,30 +179,26 @@ def _save_blocking(
     blob failed. That is still blob, then row: a crash before the commit leaves unreferenced
     blobs and no row. The rows' work (~0.3 ms a batch) is done while the disk writes."""
     writing = blob_threads.submit(blobs.put_many_blocking, [s.blob for s in items])
-    outcomes: list[BaseException | None] | None = None
+    outcomes: list[BaseException | None] = []
 
-    def written() -> list[bool]:
-        nonlocal outcomes
-        outcomes = _outcomes_of(writing, len(items))
+    def written() -> list[bool]:  # waits for the blobs; called once, before the commit
+        if not outcomes:
+            outcomes.extend(_outcomes_of(writing, len(items)))
         return [outcome is None for outcome in outcomes]
 
     try:
         _hash_all(items)
         meta.insert_many_blocking([s.record for s in items], keep=written)
     except Exception as exc:
-        if outcomes is None:
-            written()
-        assert outcomes is not None
         if len(items) > 1:
             log.warning("a batch of %d rows failed (%s); inserting one by one", len(items), exc)
-        for i, outcome in enumerate(outcomes):  # so that one bad row fails only its own caller
-            if outcome is None:
+        for i, stored in enumerate(written()):  # so that one bad row fails only its own caller
+            if stored:
                 try:
                     meta.insert_many_blocking([items[i].record])
                 except Exception as row_exc:
                     outcomes[i] = row_exc
-    else:
-        assert outcomes is not None
+    written()
     return outcomes
 
 
