@@ -143,7 +143,7 @@ async def _migrate(conn: Conn, migrations: Sequence[Migration]) -> None:
         cur = await conn.execute("SELECT name FROM schema_migrations")
         applied = [str(r[0]) for r in await cur.fetchall()]
         for migration in pending(applied, migrations):
-            for statement in migration.statements:
+            for statement in migration.statements_for("postgres"):
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO schema_migrations (name, applied_us) VALUES (%s, %s)",

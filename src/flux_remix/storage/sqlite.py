@@ -173,7 +173,7 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
     try:
         applied = [r[0] for r in conn.execute("SELECT name FROM schema_migrations")]
         for migration in pending(applied, migrations):
-            for statement in migration.statements:
+            for statement in migration.statements_for("sqlite"):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO schema_migrations (name, applied_us) VALUES (?, ?)",
