@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,16 @@ from tests.storage.backends import S3_ACCESS_KEY, SeaweedFS
 from tests.storage.helpers import png_bytes
 
 KEY = "0123456789abcdef0123456789abcdef.png"
+
+
+@pytest.fixture
+async def disk(tmp_path: Path) -> AsyncIterator[tuple[Path, DiskBlobStore]]:
+    """An opened image directory store and its root; closed after the test."""
+    root = tmp_path / "images"
+    store = DiskBlobStore(root)
+    await store.open()
+    yield root, store
+    await store.close()
 
 
 async def test_put_get_exists_delete(blob_store: BlobStore) -> None:
@@ -59,10 +70,10 @@ async def test_keys_that_could_escape_are_refused(blob_store: BlobStore, key: st
         await blob_store.put(key, b"x", "image/png")
 
 
-async def test_disk_writes_leave_no_temporary_files_and_sweep_stale_ones(tmp_path: Path) -> None:
-    root = tmp_path / "images"
-    store = DiskBlobStore(root)
-    await store.open()
+async def test_disk_writes_leave_no_temporary_files_and_sweep_stale_ones(
+    disk: tuple[Path, DiskBlobStore],
+) -> None:
+    root, store = disk
     await store.put(KEY, b"data", "image/png")
     assert [p.name for p in root.rglob("*") if p.is_file()] == [KEY]
     stale = root / "01" / f".{KEY}.deadbeef.tmp"  # what a killed writer leaves
@@ -122,10 +133,10 @@ async def test_put_many_stores_a_batch_and_answers_per_item(blob_store: BlobStor
     assert await blob_store.get(keys[0]) == b"replaced"
 
 
-async def test_disk_put_many_fails_only_the_item_it_cannot_write(tmp_path: Path) -> None:
-    root = tmp_path / "images"
-    store = DiskBlobStore(root)
-    await store.open()
+async def test_disk_put_many_fails_only_the_item_it_cannot_write(
+    disk: tuple[Path, DiskBlobStore],
+) -> None:
+    root, store = disk
     (root / "ff").write_bytes(b"a file where the ff/ subdirectory should be")
     bad = f"{'f' * 32}.png"
     good = [f"{i:02x}{'1' * 30}.png" for i in range(20)]
@@ -144,11 +155,9 @@ async def test_disk_put_many_fails_only_the_item_it_cannot_write(tmp_path: Path)
 
 
 async def test_disk_writes_again_into_a_subdirectory_removed_behind_its_back(
-    tmp_path: Path,
+    disk: tuple[Path, DiskBlobStore],
 ) -> None:
-    root = tmp_path / "images"
-    store = DiskBlobStore(root)
-    await store.open()
+    root, store = disk
     await store.put(KEY, b"one", "image/png")  # "01/" is now known to exist
     (root / "01" / KEY).unlink()
     (root / "01").rmdir()
@@ -157,23 +166,18 @@ async def test_disk_writes_again_into_a_subdirectory_removed_behind_its_back(
 
 
 async def test_disk_put_many_writes_new_files_in_place_and_replaces_existing_ones(
-    tmp_path: Path,
+    disk: tuple[Path, DiskBlobStore],
 ) -> None:
-    root = tmp_path / "images"
-    store = DiskBlobStore(root)
-    await store.open()
-    try:
-        new = f"{'2' * 32}.png"
-        assert await store.put_many([(KEY, b"old", "image/png")]) == [None]
-        outcomes = await store.put_many([(KEY, b"replaced", "image/png"), (new, b"x", "image/png")])
-        assert outcomes == [None, None]
-        assert await DiskBlobStore(root).get(KEY) == b"replaced"
-        assert await DiskBlobStore(root).get(new) == b"x"
-        assert list(root.rglob(".*.tmp")) == []
-        # the removed subdirectory of a new key is made again, as for `put`
-        (root / "22" / new).unlink()
-        (root / "22").rmdir()
-        assert await store.put_many([(new, b"y", "image/png")]) == [None]
-        assert await DiskBlobStore(root).get(new) == b"y"
-    finally:
-        await store.close()
+    root, store = disk
+    new = f"{'2' * 32}.png"
+    assert await store.put_many([(KEY, b"old", "image/png")]) == [None]
+    outcomes = await store.put_many([(KEY, b"replaced", "image/png"), (new, b"x", "image/png")])
+    assert outcomes == [None, None]
+    assert await DiskBlobStore(root).get(KEY) == b"replaced"
+    assert await DiskBlobStore(root).get(new) == b"x"
+    assert list(root.rglob(".*.tmp")) == []
+    # the removed subdirectory of a new key is made again, as for `put`
+    (root / "22" / new).unlink()
+    (root / "22").rmdir()
+    assert await store.put_many([(new, b"y", "image/png")]) == [None]
+    assert await DiskBlobStore(root).get(new) == b"y"

@@ -117,35 +117,27 @@ async def test_concurrent_saves_share_few_commits_and_all_land(
     await assert_all_stored(tmp_path, batch)
 
 
-async def test_the_store_hashes_the_bytes_of_what_it_saves(
-    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
-) -> None:
-    _, _, store = parts
-    [(record, data)] = images(1)
-    unhashed = replace(record, sha256=UNHASHED)  # as the pipeline hands it over
-    assert await store.save(unhashed, data) == record  # with the hash of its bytes
-    await store.close()
-    assert await stored(tmp_path, record) == (record, data)
-
-
 class AsyncOnlySQLite(SQLiteMetadataStore):
     """Offers no blocking writes, like PostgreSQL: the store writes its batches from a task."""
 
     insert_many_blocking = None  # type: ignore[assignment]
 
 
-async def test_stores_without_blocking_writes_hash_the_bytes_too(tmp_path: Path) -> None:
-    meta = AsyncOnlySQLite(tmp_path / "meta.sqlite3")
+@pytest.mark.parametrize("meta_class", [SQLiteMetadataStore, AsyncOnlySQLite])
+async def test_the_store_hashes_the_bytes_of_what_it_saves(
+    tmp_path: Path, meta_class: type[SQLiteMetadataStore]
+) -> None:
+    """On both save paths (a worker thread for blocking stores, a task for the others)."""
+    meta = meta_class(tmp_path / "meta.sqlite3")
     blobs = DiskBlobStore(tmp_path / "images")
     await meta.open()
     await blobs.open()
     store = ImageStore(meta, blobs)
     batch = images(3)
     try:
-        unhashed = [(replace(r, sha256=UNHASHED), d) for r, d in batch]
-        assert await asyncio.gather(*(store.save(r, d) for r, d in unhashed)) == [
-            r for r, _ in batch
-        ]
+        unhashed = [(replace(r, sha256=UNHASHED), d) for r, d in batch]  # as the pipeline sends
+        saved = await asyncio.gather(*(store.save(r, d) for r, d in unhashed))
+        assert saved == [r for r, _ in batch]  # with the hash of their bytes
     finally:
         await store.close()
     await assert_all_stored(tmp_path, batch)

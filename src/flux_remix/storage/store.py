@@ -53,7 +53,9 @@ class ImageStore:
         self._blob_threads: ThreadPoolExecutor | None = None
         if isinstance(blobs, BlockingBlobWrites) and isinstance(meta, BlockingRowWrites):
             # local files and SQLite: the whole batch in worker threads, no task: under load
-            # every await costs a turn of a busy event loop, and a batch would otherwise need four
+            # every await costs a turn of a busy event loop, and a batch would otherwise need four.
+            # One thread per batch in flight writes its blobs while the flush thread does the rows
+            # (not the disk store's own pool: those threads are what a blob batch waits for)
             self._blob_threads = ThreadPoolExecutor(
                 concurrency, thread_name_prefix="flux-remix-blobs"
             )
