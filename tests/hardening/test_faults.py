@@ -14,6 +14,7 @@ import pytest
 from flux_remix.emulator import FaultSpec
 from tests.api.helpers import image_calls
 from tests.conftest import ACCOUNT_IDS, ACCOUNTS, ADMIN, AUTH, account_list
+from tests.storage.helpers import stored_blobs
 from tests.support import free_port
 
 DS8 = {"prompt": "a lighthouse", "model": "DS-8-CF", "width": 256, "height": 256}
@@ -57,13 +58,11 @@ CASES = {
 }  # fmt: skip
 
 
-def stored(data: Path) -> tuple[int, list[Path]]:
-    """Rows in the image table and files under images/: what a failure must not leave."""
+def stored(data: Path) -> tuple[int, list[str]]:
+    """Rows in the image table and blobs under images/: what a failure must not leave."""
     with sqlite3.connect(data / "flux-remix.sqlite3") as db:
         rows = db.execute("SELECT count(*) FROM images").fetchone()[0]
-    images = data / "images"
-    files = [p for p in images.rglob("*") if p.is_file()] if images.exists() else []
-    return rows, files
+    return rows, stored_blobs(data / "images")
 
 
 def accounts(server) -> list[dict]:
@@ -183,8 +182,8 @@ def test_a_batch_with_failed_images_keeps_exactly_the_good_ones(start_app, emula
     body = r.json()
     assert len(body["images"]) == 2 and len(body["errors"]) == 2
     assert {e["type"] for e in body["errors"]} == {"content_flagged"}
-    rows, files = stored(tmp_path / "data")
-    assert rows == 2 and len(files) == 2
+    rows, blobs = stored(tmp_path / "data")
+    assert rows == 2 and blobs == sorted(f"{i['id']}.png" for i in body["images"])
     with server.client(headers=AUTH) as c:
         listed = {i["id"] for i in c.get("/api/v1/images").json()["images"]}
     assert listed == {i["id"] for i in body["images"]}

@@ -6,10 +6,12 @@ import hashlib
 import io
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from flux_remix.storage.packs import Packs
 from flux_remix.storage.records import ImageRecord, blob_key_for
 
 T0 = 1_760_000_000_000_000  # a fixed creation time (µs) the tests count from
@@ -49,3 +51,12 @@ def make_record(data: bytes = b"", **overrides: Any) -> ImageRecord:
         blob_key=blob_key_for(image_id, fmt),
     )
     return replace(record, **overrides)
+
+
+def stored_blobs(images: Path) -> list[str]:
+    """The plain key (`{id}.{ext}`) of every blob in an image directory, sorted: one file each
+    (images stored before packs) or records in packs (what a killed process left included)."""
+    if not images.exists():
+        return []
+    files = [p.name for p in images.rglob("*") if p.is_file() and p.parent.name != "packs"]
+    return sorted(files + [place.name for place in Packs(images / "packs").scan()])

@@ -11,6 +11,7 @@ import pytest
 from flux_remix.emulator import FaultSpec
 from tests.api.helpers import image_calls
 from tests.conftest import API_KEY, AUTH
+from tests.storage.helpers import stored_blobs
 from tests.storage.test_history_api import OTHER, OTHER_KEY
 
 LIGHTNING = {"model": "SD-XL-Lightning-CF", "width": 256, "height": 256}
@@ -73,7 +74,7 @@ def test_a_hit_for_another_key_lands_in_its_own_history(app, emulator, tmp_path:
         assert served.content == base64.b64decode(mine["b64_json"])
         assert c.get(mine["url"].removeprefix(app.url)).status_code == 404
         assert c.delete(f"/api/v1/images/{theirs['id']}", headers=OTHER).status_code == 200
-    assert list((tmp_path / "data" / "images").rglob("*.png")) == []
+    assert stored_blobs(tmp_path / "data" / "images") == []
 
 
 def test_identical_requests_in_flight_share_one_upstream_call(app, emulator) -> None:

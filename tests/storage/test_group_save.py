@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from flux_remix.errors import StorageError
+from flux_remix.storage import packs
 from flux_remix.storage.disk import DiskBlobStore
 from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.sqlite import SQLiteMetadataStore
@@ -99,10 +100,23 @@ async def held_saves(
     return tasks
 
 
-async def assert_all_stored(tmp_path: Path, batch: list[tuple[ImageRecord, bytes]]) -> None:
-    """Every image of `batch`, row and bytes, as a fresh process finds them."""
-    for record, data in batch:
-        assert await stored(tmp_path, record) == (record, data)
+def plain(record: ImageRecord) -> ImageRecord:
+    """`record` as it was before the store placed its blob in a pack (which it must have)."""
+    place = packs.parse(record.blob_key)
+    assert place is not None, record.blob_key
+    return replace(record, blob_key=place.name)
+
+
+async def assert_all_stored(
+    tmp_path: Path, batch: list[tuple[ImageRecord, bytes]], saved: Sequence[object]
+) -> None:
+    """`saved` (what `save` answered for `batch`) is `batch` placed in packs, and every image
+    of it, row and bytes, is what a fresh process finds."""
+    assert len(saved) == len(batch)
+    for (record, data), done in zip(batch, saved, strict=True):
+        assert isinstance(done, ImageRecord)
+        assert plain(done) == record
+        assert await stored(tmp_path, done) == (done, data)
 
 
 async def test_concurrent_saves_share_few_commits_and_all_land(
@@ -110,11 +124,11 @@ async def test_concurrent_saves_share_few_commits_and_all_land(
 ) -> None:
     meta, _, store = parts
     batch = images(50)
-    await asyncio.gather(*(store.save(r, d) for r, d in batch))
+    saved = await asyncio.gather(*(store.save(r, d) for r, d in batch))
     assert store.saves.flushes <= 5  # 50 saves, a handful of group commits
     assert len(meta.batches) == store.saves.flushes and sum(meta.batches) == 50
     await store.close()
-    await assert_all_stored(tmp_path, batch)
+    await assert_all_stored(tmp_path, batch, saved)
 
 
 class AsyncOnlySQLite(SQLiteMetadataStore):
@@ -137,10 +151,9 @@ async def test_the_store_hashes_the_bytes_of_what_it_saves(
     try:
         unhashed = [(replace(r, sha256=UNHASHED), d) for r, d in batch]  # as the pipeline sends
         saved = await asyncio.gather(*(store.save(r, d) for r, d in unhashed))
-        assert saved == [r for r, _ in batch]  # with the hash of their bytes
     finally:
         await store.close()
-    await assert_all_stored(tmp_path, batch)
+    await assert_all_stored(tmp_path, batch, saved)  # with the hash of their bytes
 
 
 async def test_rows_are_inserted_during_the_blob_writes_and_committed_after_them(
@@ -161,9 +174,9 @@ async def test_rows_are_inserted_during_the_blob_writes_and_committed_after_them
             == 0
         )
     blobs.gate.set()
-    assert await asyncio.gather(*tasks) == [r for r, _ in batch]
+    saved = await asyncio.gather(*tasks)
     await store.close()
-    await assert_all_stored(tmp_path, batch)
+    await assert_all_stored(tmp_path, batch, saved)
 
 
 async def test_a_lone_save_is_not_delayed(
@@ -172,34 +185,48 @@ async def test_a_lone_save_is_not_delayed(
     meta, _, store = parts
     [(record, data)] = images(1)
     t0 = time.perf_counter()
-    await store.save(record, data)
+    saved = await store.save(record, data)
     assert time.perf_counter() - t0 < 1.0  # fsyncs only; no batching timer to wait out
     assert meta.batches == [1] and store.saves.flushes == 1
-    assert await store.get(record.id) == record
-    assert await store.read(record) == data
+    assert await store.get(record.id) == saved and plain(saved) == record
+    assert await store.read(saved) == data
 
 
-def outside_ee(record: ImageRecord) -> ImageRecord:
-    if not record.id.startswith("ee"):
-        return record
-    image_id = "0" + record.id[1:]
-    return replace(record, id=image_id, blob_key=blob_key_for(image_id, record.format))
+class MisplacingDisk(GatedDisk):
+    """Places the blobs of `misplaced` keys in a pack that cannot be opened."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.misplaced: set[str] = set()
+
+    def place(self, key: str, size: int) -> str:
+        if key in self.misplaced:
+            return packs.Place(key, 999_999, 0, size).key
+        return super().place(key, size)
 
 
-async def test_a_blob_that_cannot_be_written_fails_only_its_own_save(
-    tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
-) -> None:
-    meta, _, store = parts
-    (tmp_path / "images" / "ee").write_bytes(b"a file where the ee/ directory belongs")
-    batch = [(outside_ee(r), d) for r, d in images(12)]  # random ids: 1 in 256 starts with ee
+async def test_a_blob_that_cannot_be_written_fails_only_its_own_save(tmp_path: Path) -> None:
+    meta = CountingSQLite(tmp_path / "meta.sqlite3")
+    blobs = MisplacingDisk(tmp_path / "images")
+    await meta.open()
+    await blobs.open()
+    store = ImageStore(meta, blobs, concurrency=1)
+    (tmp_path / "images" / "packs" / "999999.pack").mkdir()  # a directory: no pack opens
+    batch = images(12)
     bad_data = png_bytes()
-    bad = make_record(bad_data, id="ee" + uuid.uuid4().hex[2:])
+    bad = make_record(bad_data)
+    blobs.misplaced.add(bad.blob_key)
     batch.insert(5, (bad, bad_data))
-    results = await asyncio.gather(*(store.save(r, d) for r, d in batch), return_exceptions=True)
+    blobs.gate.clear()
+    first = asyncio.create_task(store.save(*batch[0]))
+    await blobs.wait_entered()  # the other 12 queue up behind it and go as one batch
+    rest = [asyncio.create_task(store.save(r, d)) for r, d in batch[1:]]
+    await asyncio.sleep(0)
+    blobs.gate.set()
+    results = await asyncio.gather(first, *rest, return_exceptions=True)
     assert isinstance(results[5], StorageError)
     assert "cannot write image" in str(results[5])
-    assert [r for i, r in enumerate(results) if i != 5] == [r for r, _ in batch if r is not bad]
-    assert sum(meta.batches) == 13  # inserted with the batch, taken out before the commit
+    assert meta.batches == [1, 12]  # inserted with its batch, taken out before the commit
     await store.close()
     meta_again = SQLiteMetadataStore(tmp_path / "meta.sqlite3")
     await meta_again.open()
@@ -207,7 +234,8 @@ async def test_a_blob_that_cannot_be_written_fails_only_its_own_save(
         assert await meta_again.get(bad.id) is None  # no row pointing at a missing blob
     finally:
         await meta_again.close()
-    await assert_all_stored(tmp_path, [item for item in batch if item[0] is not bad])
+    good = [i for i in range(len(batch)) if i != 5]
+    await assert_all_stored(tmp_path, [batch[i] for i in good], [results[i] for i in good])
 
 
 async def test_a_failing_batch_insert_falls_back_to_one_row_at_a_time(
@@ -215,7 +243,7 @@ async def test_a_failing_batch_insert_falls_back_to_one_row_at_a_time(
 ) -> None:
     meta, blobs, store = parts
     taken = images(1)[0]
-    await store.save(*taken)
+    first_saved = await store.save(*taken)
     batch = images(10)
     # same id as a stored row (its own blob): the batch's transaction fails on it
     clash = make_record(b"x", id=taken[0].id, blob_key=blob_key_for(uuid.uuid4().hex, "png"))
@@ -229,11 +257,11 @@ async def test_a_failing_batch_insert_falls_back_to_one_row_at_a_time(
     blobs.gate.set()
     results = await asyncio.gather(first, *rest, return_exceptions=True)
     assert isinstance(results[4], StorageError)
-    assert [r for i, r in enumerate(results) if i != 4] == [r for r, _ in batch if r is not clash]
     assert meta.batches == [1, 1, 10] + [1] * 10  # the failed batch of 10, again row by row
     await store.close()
-    assert await stored(tmp_path, taken[0]) == taken  # the original row is untouched
-    await assert_all_stored(tmp_path, [item for item in batch if item[0] is not clash])
+    assert await stored(tmp_path, first_saved) == (first_saved, taken[1])  # untouched
+    good = [i for i in range(len(batch)) if i != 4]
+    await assert_all_stored(tmp_path, [batch[i] for i in good], [results[i] for i in good])
 
 
 async def test_a_cancelled_save_does_not_break_the_batch(
@@ -249,11 +277,13 @@ async def test_a_cancelled_save_does_not_break_the_batch(
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(results[0], asyncio.CancelledError)
     assert isinstance(results[5], asyncio.CancelledError)
-    assert [r for i, r in enumerate(results) if i not in (0, 5)] == [
-        r for i, (r, _) in enumerate(batch) if i not in (0, 5)
-    ]
     await store.close()  # nothing left pending
-    await assert_all_stored(tmp_path, batch)  # the cancelled callers' images too
+    good = [i for i in range(len(batch)) if i not in (0, 5)]
+    await assert_all_stored(tmp_path, [batch[i] for i in good], [results[i] for i in good])
+    for i in (0, 5):  # the cancelled callers' images too
+        row, _ = await stored(tmp_path, batch[i][0])
+        assert row is not None and plain(row) == batch[i][0]
+        assert await stored(tmp_path, row) == (row, batch[i][1])
 
 
 async def test_close_waits_for_saves_in_flight(
@@ -268,7 +298,7 @@ async def test_close_waits_for_saves_in_flight(
     blobs.gate.set()
     await closing
     assert all(t.done() and t.exception() is None for t in tasks)
-    await assert_all_stored(tmp_path, batch)
+    await assert_all_stored(tmp_path, batch, [t.result() for t in tasks])
 
 
 async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
@@ -287,9 +317,9 @@ async def test_two_batches_are_written_side_by_side(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)
         assert store.saves.running == 2  # ...and the second does not wait for it
         blobs.gate.set()
-        assert await asyncio.gather(*tasks) == [r for r, _ in batch]
+        saved = await asyncio.gather(*tasks)
         assert sum(meta.batches) == 6 and len(meta.batches) == store.saves.flushes
     finally:
         blobs.gate.set()
         await store.close()
-    await assert_all_stored(tmp_path, batch)
+    await assert_all_stored(tmp_path, batch, saved)

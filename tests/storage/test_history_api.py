@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ADMIN, API_KEY, AUTH
+from tests.storage.helpers import stored_blobs
 
 OTHER_KEY = "test-other-key-MIKE-5e6f7a8b9c0d"
 OTHER = {"Authorization": f"Bearer {OTHER_KEY}"}
@@ -49,8 +50,8 @@ def test_every_image_is_stored_with_its_metadata_before_the_answer(app, tmp_path
             assert set(m["timings"]) == {"translate_ms", "generate_ms"}
             assert API_KEY not in meta.text
         assert sorted(i["seed"] for i in body["images"]) == [5, 6]
-    files = sorted(p.name for p in (tmp_path / "data" / "images").rglob("*.png"))
-    assert files == sorted(f"{i['id']}.png" for i in body["images"])
+    blobs = stored_blobs(tmp_path / "data" / "images")
+    assert blobs == sorted(f"{i['id']}.png" for i in body["images"])
     assert (tmp_path / "data" / "flux-remix.sqlite3").is_file()
 
 
@@ -167,15 +168,15 @@ def test_with_auth_off_everything_is_visible(start_app) -> None:
         assert [m["id"] for m in listed] == [made] and listed[0]["key_id"] is None
 
 
-def test_delete_removes_the_row_and_the_file(app, tmp_path: Path) -> None:
+def test_delete_removes_the_row_and_the_blob(app, tmp_path: Path) -> None:
+    images = tmp_path / "data" / "images"
     with app.client() as c:
         image = generate(c, "to be deleted")["images"][0]
         path = image["url"].removeprefix(app.url)
-        files = list((tmp_path / "data" / "images").rglob(f"{image['id']}.png"))
-        assert len(files) == 1
+        assert stored_blobs(images) == [f"{image['id']}.png"]
         r = c.delete(f"/api/v1/images/{image['id']}", headers=AUTH)
         assert r.status_code == 200 and r.json() == {"id": image["id"], "deleted": True}
-        assert not files[0].exists()
+        assert stored_blobs(images) == []
         assert c.get(path).status_code == 404
         assert c.get(f"/api/v1/images/{image['id']}", headers=AUTH).status_code == 404
         assert c.delete(f"/api/v1/images/{image['id']}", headers=AUTH).status_code == 404

@@ -1,4 +1,9 @@
-"""Image bytes as files under `FLUX_REMIX_DATA_DIR/images/` (the embedded default).
+"""Image bytes under `FLUX_REMIX_DATA_DIR/images/` (the embedded default).
+
+New images go into pack files (`packs.py`): `place(key, size)` gives each its packed key, and
+`put_many` writes a batch of them with one write and one fdatasync per pack. Plain keys
+(`{id}.{ext}`: images stored before packs, and any caller that did not place its key) are one
+file each, written and read as follows.
 
 `put` (replacing a blob a row may already name) writes a temporary file in the same directory,
 fsyncs it, renames it over the final name and fsyncs the directory: a reader sees the whole file
@@ -24,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from flux_remix.errors import StorageError
+from flux_remix.storage import packs
 from flux_remix.storage.records import check_blob_key
 
 _STALE_TMP_SECONDS = 3600  # a temp file this old belongs to no live writer
@@ -32,8 +38,9 @@ _MAX_WRITERS = 8  # ...and at most 8 (per batch; two batches may be in flight)
 
 
 class DiskBlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, pack_bytes: int = packs.PACK_BYTES) -> None:
         self.root = root
+        self.packs = packs.Packs(root / "packs", pack_bytes=pack_bytes)
         # subdirectories known to exist (their entry durable), each held open for its fsyncs
         self._dir_fds: dict[Path, int] = {}
         # its own threads: each write waits on the disk, and the default executor is small
@@ -51,6 +58,7 @@ class DiskBlobStore:
 
     def _prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        self.packs.open()
         cutoff = time.time() - _STALE_TMP_SECONDS
         for tmp in self.root.glob("*/.*.tmp"):
             with contextlib.suppress(OSError):
@@ -59,10 +67,23 @@ class DiskBlobStore:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._threads.shutdown)
+        await asyncio.to_thread(self.packs.close)
         for directory in list(self._dir_fds):
             self._forget_dir(directory)
 
+    def place(self, key: str, size: int) -> str:
+        """The packed key a new image `key` of `size` bytes is to be written under."""
+        try:
+            return self.packs.place(key, size)
+        except OSError as exc:
+            raise StorageError(f"cannot make room for image {key}: {exc}") from exc
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
+        if packs.parse(key) is not None:
+            error = (await self.put_many([(key, data, content_type)]))[0]
+            if error is not None:
+                raise error
+            return
         path = self.path_of(key)
         try:
             await asyncio.to_thread(self._write_replacing, path, data)
@@ -80,15 +101,38 @@ class DiskBlobStore:
     def put_many_blocking(
         self, items: Sequence[tuple[str, bytes, str]]
     ) -> list[BaseException | None]:
-        """`put_many` from a worker thread (never the event loop): the batch is split over a
-        few disk threads, so fsyncs waited for side by side finish sooner."""
+        """`put_many` from a worker thread (never the event loop): placed keys go into their
+        packs, with one write per run of neighbours and one fdatasync per pack; plain keys are
+        files, split over a few disk threads so that their fsyncs overlap."""
         outcomes: list[BaseException | None] = [None] * len(items)
         jobs: list[tuple[int, Path, bytes]] = []
+        packed: list[tuple[int, packs.Place, bytes]] = []
         for i, (key, data, _) in enumerate(items):
+            place = packs.parse(key)
             try:
-                jobs.append((i, self.path_of(key), data))
+                if place is None:
+                    jobs.append((i, self.path_of(key), data))
+                elif len(data) != place.length:
+                    raise ValueError(f"{len(data)} bytes for a place of {place.length}: {key}")
+                else:
+                    packed.append((i, place, data))
             except ValueError as exc:
                 outcomes[i] = exc
+        if packed:
+            errors = self.packs.write([(place, data) for _, place, data in packed])
+            for (i, _, _), error in zip(packed, errors, strict=True):
+                outcomes[i] = _failure(items[i][0], error)
+        if jobs:
+            self._write_files(items, jobs, outcomes)
+        return outcomes
+
+    def _write_files(
+        self,
+        items: Sequence[tuple[str, bytes, str]],
+        jobs: list[tuple[int, Path, bytes]],
+        outcomes: list[BaseException | None],
+    ) -> None:
+        """Plain keys, one file each, split over a few disk threads."""
         writers = min(_MAX_WRITERS, -(-len(jobs) // _FILES_PER_WRITER))
         chunks = [jobs[w::writers] for w in range(writers)]
         others = [
@@ -98,11 +142,7 @@ class DiskBlobStore:
         results += [f.result() for f in others]
         errors = [e for result in results for e in result]
         for (i, _, _), error in zip([j for c in chunks for j in c], errors, strict=True):
-            if error is not None:
-                failure = StorageError(f"cannot write image {items[i][0]}: {error}")
-                failure.__cause__ = error
-                outcomes[i] = failure
-        return outcomes
+            outcomes[i] = _failure(items[i][0], error)
 
     def _write_batch(self, jobs: list[tuple[Path, bytes]]) -> list[OSError | None]:
         """Write every file, then fsync each directory once; one error (or None) per file."""
@@ -162,23 +202,42 @@ class DiskBlobStore:
             os.fsync(fd)
 
     async def get(self, key: str) -> bytes | None:
-        path = self.path_of(key)
+        place = packs.parse(key)
         try:
-            return await asyncio.to_thread(path.read_bytes)
+            if place is not None:
+                return await asyncio.to_thread(self.packs.read, place)
+            return await asyncio.to_thread(self.path_of(key).read_bytes)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StorageError(f"cannot read image {key}: {exc}") from exc
 
     async def exists(self, key: str) -> bool:
+        place = packs.parse(key)
+        try:
+            if place is not None:
+                return await asyncio.to_thread(self.packs.exists, place)
+        except OSError as exc:
+            raise StorageError(f"cannot read image {key}: {exc}") from exc
         return await asyncio.to_thread(self.path_of(key).is_file)
 
     async def delete(self, key: str) -> None:
-        path = self.path_of(key)
+        place = packs.parse(key)
         try:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
+            if place is not None:
+                await asyncio.to_thread(self.packs.delete, place)
+            else:
+                await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
         except OSError as exc:
             raise StorageError(f"cannot delete image {key}: {exc}") from exc
+
+
+def _failure(key: str, error: OSError | None) -> StorageError | None:
+    if error is None:
+        return None
+    failure = StorageError(f"cannot write image {key}: {error}")
+    failure.__cause__ = error
+    return failure
 
 
 def _write_and_rename(path: Path, data: bytes) -> None:

@@ -75,6 +75,16 @@ class BlockingBlobWrites(Protocol):
 
 
 @runtime_checkable
+class PlacedBlobWrites(Protocol):
+    """A blob store that chooses where a new blob goes (pack files): the key a row must name
+    is known only once the store has placed it."""
+
+    def place(self, key: str, size: int) -> str:
+        """The key under which the new blob `key` of `size` bytes is to be `put`; reserves its
+        room (raises `StorageError` when it cannot)."""
+
+
+@runtime_checkable
 class BlockingRowWrites(Protocol):
     """A metadata store that can commit a batch from a worker thread (SQLite)."""
 

@@ -46,9 +46,11 @@ _JSON = ("params", "timings")
 _TEXT_COLUMNS = ("prompt", "translated_prompt", "enhanced_prompt", "final_prompt")
 
 
-def insert_sql(placeholder: str) -> str:
-    marks = ", ".join([placeholder] * len(COLUMNS))
-    return f"INSERT INTO images ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608
+def insert_sql(placeholder: str, rows: int = 1) -> str:
+    """`INSERT` of `rows` rows (their values flattened in column order, row after row)."""
+    marks = "(" + ", ".join([placeholder] * len(COLUMNS)) + ")"
+    values = ", ".join([marks] * rows)
+    return f"INSERT INTO images ({', '.join(COLUMNS)}) VALUES {values}"  # noqa: S608
 
 
 def to_row(record: ImageRecord) -> tuple[Any, ...]:

@@ -24,6 +24,11 @@ from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord
 
 T = TypeVar("T")
 
+# rows per INSERT statement (25 values each; SQLite allows 32,766). One statement is one step
+# of the sqlite3 module, which releases and re-takes the GIL once per step: `executemany` took
+# it back once per row, and under load each re-take waits for the busy event loop.
+_ROWS_PER_INSERT = 500
+
 
 class SQLiteMetadataStore:
     def __init__(self, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
@@ -198,7 +203,9 @@ def _inserting(
             return
         c.execute("BEGIN")
         try:
-            c.executemany(sql.insert_sql("?"), rows)
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start : start + _ROWS_PER_INSERT]
+                c.execute(sql.insert_sql("?", len(chunk)), [v for row in chunk for v in row])
             if keep is not None:
                 flags = keep()
                 gone = [(r.id,) for r, stays in zip(records, flags, strict=True) if not stays]

@@ -23,6 +23,7 @@ from flux_remix.storage.protocols import (
     BlockingBlobWrites,
     BlockingRowWrites,
     MetadataStore,
+    PlacedBlobWrites,
 )
 from flux_remix.storage.records import IMAGE_ID, HistoryPage, HistoryQuery, ImageRecord
 
@@ -49,6 +50,7 @@ class ImageStore:
     ) -> None:
         self.meta = meta
         self.blobs = blobs
+        self._place = blobs.place if isinstance(blobs, PlacedBlobWrites) else None
         self.saves: GroupCommit[Save]
         self._blob_threads: ThreadPoolExecutor | None = None
         if isinstance(blobs, BlockingBlobWrites) and isinstance(meta, BlockingRowWrites):
@@ -81,16 +83,19 @@ class ImageStore:
     async def save(self, record: ImageRecord, data: bytes) -> ImageRecord:
         """Store a newly generated image: its bytes, then its row (both durable on return).
 
-        The row's `sha256` is computed here from `data`, in the worker thread that writes the
-        batch (hashing releases the GIL; on the event loop it cost ~0.09 ms per image), so the
-        caller may leave it `UNHASHED`; the record as stored is returned."""
-        save = Save(record, data)
-        await self.saves.submit(save)
-        return save.record
+        The row's `sha256` is computed here from `data` (so the caller may leave it
+        `UNHASHED`), and a blob store that places blobs (packs) gives the row its `blob_key`;
+        the record as stored is returned. The hash is taken on the event loop on purpose
+        (~0.09 ms per image): in the batch's worker thread, each image's hash released and
+        re-took the GIL, and under load every re-take waited for the busy event loop, which
+        kept batches in flight for tens of ms (docs/performance.md)."""
+        key = record.blob_key if self._place is None else self._place(record.blob_key, len(data))
+        stored = replace(record, sha256=hashlib.sha256(data).hexdigest(), blob_key=key)
+        await self.saves.submit(Save(stored, data))
+        return stored
 
     async def _save_batch(self, items: list[Save]) -> list[BaseException | None]:
         """The blobs, then the rows of those stored; one outcome per item."""
-        await asyncio.to_thread(_hash_all, items)
         outcomes = list(await self.blobs.put_many([s.blob for s in items]))
         stored = [i for i, outcome in enumerate(outcomes) if outcome is None]
         if not stored:
@@ -151,9 +156,9 @@ class ImageStore:
         return record
 
 
-@dataclass
+@dataclass(frozen=True)
 class Save:
-    """One new image on its way to storage; `record` gets its `sha256` before it is written."""
+    """One new image on its way to storage, its record complete (hashed, placed)."""
 
     record: ImageRecord
     data: bytes
@@ -161,11 +166,6 @@ class Save:
     @property
     def blob(self) -> tuple[str, bytes, str]:
         return self.record.blob_key, self.data, self.record.mime
-
-
-def _hash_all(items: list[Save]) -> None:
-    for save in items:
-        save.record = replace(save.record, sha256=hashlib.sha256(save.data).hexdigest())
 
 
 def _save_blocking(
@@ -176,10 +176,10 @@ def _save_blocking(
 ) -> list[BaseException | None]:
     """`ImageStore._save_batch` in a worker thread, for stores that offer blocking writes.
 
-    The blobs are written by another thread while this one hashes the bytes and inserts the
-    rows; their transaction commits only once the blobs are durable, without the rows whose
-    blob failed. That is still blob, then row: a crash before the commit leaves unreferenced
-    blobs and no row. The rows' work (~0.3 ms a batch) is done while the disk writes."""
+    The blobs are written by another thread while this one inserts the rows; their transaction
+    commits only once the blobs are durable, without the rows whose blob failed. That is still
+    blob, then row: a crash before the commit leaves unreferenced blobs and no row. The rows'
+    work (~0.3 ms a batch) is done while the disk writes."""
     writing = blob_threads.submit(blobs.put_many_blocking, [s.blob for s in items])
     outcomes: list[BaseException | None] = []
 
@@ -189,7 +189,6 @@ def _save_blocking(
         return [outcome is None for outcome in outcomes]
 
     try:
-        _hash_all(items)
         meta.insert_many_blocking([s.record for s in items], keep=written)
     except Exception as exc:
         if len(items) > 1:
