@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from flux_remix.storage import packs
 from flux_remix.storage.disk import DiskBlobStore
 from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.sqlite import SQLiteMetadataStore
-from flux_remix.storage.store import ImageStore
+from flux_remix.storage.store import ImageStore, Save, _save_blocking
 from tests.storage.helpers import T0, make_record, png_bytes
 
 
@@ -46,10 +47,12 @@ class GatedDisk(DiskBlobStore):
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Event()
+        self.writers: list[str] = []  # the thread that wrote each batch
 
     def put_many_blocking(
         self, items: Sequence[tuple[str, bytes, str]]
     ) -> list[BaseException | None]:
+        self.writers.append(threading.current_thread().name)
         self.entered.set()
         assert self.gate.wait(10)
         return super().put_many_blocking(items)
@@ -159,34 +162,38 @@ async def test_the_store_hashes_the_bytes_of_what_it_saves(
 async def test_rows_are_inserted_during_the_blob_writes_and_committed_after_them(
     tmp_path: Path, parts: tuple[CountingSQLite, GatedDisk, ImageStore]
 ) -> None:
-    meta, blobs, store = parts
+    meta, blobs, _ = parts
     batch = images(3)
-    tasks = await held_saves(store, blobs, batch)  # the first blob is held at the disk...
-    for _ in range(200):
-        if meta.batches:
-            break
-        await asyncio.sleep(0.01)
-    assert meta.batches == [1]  # ...while its row is already inserted...
-    with contextlib.closing(sqlite3.connect(tmp_path / "meta.sqlite3")) as reader:
-        ids = [r.id for r, _ in batch]  # ...but not committed: another connection sees no row
-        assert (
-            reader.execute("SELECT count(*) FROM images WHERE id IN (?, ?, ?)", ids).fetchone()[0]
-            == 0
-        )
-    blobs.gate.set()
-    saved = await asyncio.gather(*tasks)
-    await store.close()
-    await assert_all_stored(tmp_path, batch, saved)
+    saves = [Save(replace(r, blob_key=blobs.place(r.blob_key, len(d))), d) for r, d in batch]
+    blobs.gate.clear()
+    with ThreadPoolExecutor(1, thread_name_prefix="flux-remix-blobs") as threads:
+        loop = asyncio.get_running_loop()
+        flush = loop.run_in_executor(None, _save_blocking, blobs, meta, threads, saves)
+        await blobs.wait_entered()  # the blobs are held at the disk...
+        for _ in range(200):
+            if meta.batches:
+                break
+            await asyncio.sleep(0.01)
+        assert meta.batches == [3]  # ...while their rows are already inserted...
+        with contextlib.closing(sqlite3.connect(tmp_path / "meta.sqlite3")) as reader:
+            ids = [r.id for r, _ in batch]  # ...but not committed: another connection sees none
+            query = "SELECT count(*) FROM images WHERE id IN (?, ?, ?)"
+            assert reader.execute(query, ids).fetchone()[0] == 0
+        blobs.gate.set()
+        assert await flush == [None] * 3
+    assert blobs.writers == ["flux-remix-blobs_0"]
+    await assert_all_stored(tmp_path, batch, [s.record for s in saves])
 
 
 async def test_a_lone_save_is_not_delayed(
     parts: tuple[CountingSQLite, GatedDisk, ImageStore],
 ) -> None:
-    meta, _, store = parts
+    meta, blobs, store = parts
     [(record, data)] = images(1)
     t0 = time.perf_counter()
     saved = await store.save(record, data)
     assert time.perf_counter() - t0 < 1.0  # fsyncs only; no batching timer to wait out
+    assert not blobs.writers[0].startswith("flux-remix-blobs")  # no hand-off to a blob thread
     assert meta.batches == [1] and store.saves.flushes == 1
     assert await store.get(record.id) == saved and plain(saved) == record
     assert await store.read(saved) == data

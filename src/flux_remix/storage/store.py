@@ -179,8 +179,18 @@ def _save_blocking(
     The blobs are written by another thread while this one inserts the rows; their transaction
     commits only once the blobs are durable, without the rows whose blob failed. That is still
     blob, then row: a crash before the commit leaves unreferenced blobs and no row. The rows'
-    work (~0.3 ms a batch) is done while the disk writes."""
-    writing = blob_threads.submit(blobs.put_many_blocking, [s.blob for s in items])
+    work (~0.3 ms a batch) is done while the disk writes. A lone image (the usual case when
+    the server is not busy) is written by this thread itself: its row is ~0.1 ms of work, less
+    than the two thread hand-offs it would save."""
+    writing: Future[list[BaseException | None]]
+    if len(items) == 1:
+        writing = Future()
+        try:
+            writing.set_result(blobs.put_many_blocking([items[0].blob]))
+        except Exception as exc:
+            writing.set_exception(exc)
+    else:
+        writing = blob_threads.submit(blobs.put_many_blocking, [s.blob for s in items])
     outcomes: list[BaseException | None] = []
 
     def written() -> list[bool]:  # waits for the blobs; called once, before the commit
