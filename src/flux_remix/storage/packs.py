@@ -301,7 +301,8 @@ class Packs:
             with path.open("rb") as f:
                 offset, size = 0, os.fstat(f.fileno()).st_size
                 while offset + HEADER.size <= size:
-                    place = _place_at(int(match[1]), offset, os.pread(f.fileno(), 64, offset))
+                    header = os.pread(f.fileno(), HEADER.size, offset)
+                    place = _place_at(int(match[1]), offset, header)
                     offset += place.span if place is not None else ALIGN
                     if place is not None:
                         yield place
