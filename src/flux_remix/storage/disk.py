@@ -214,12 +214,12 @@ class DiskBlobStore:
 
     async def exists(self, key: str) -> bool:
         place = packs.parse(key)
+        if place is None:
+            return await asyncio.to_thread(self.path_of(key).is_file)
         try:
-            if place is not None:
-                return await asyncio.to_thread(self.packs.exists, place)
+            return await asyncio.to_thread(self.packs.exists, place)
         except OSError as exc:
             raise StorageError(f"cannot read image {key}: {exc}") from exc
-        return await asyncio.to_thread(self.path_of(key).is_file)
 
     async def delete(self, key: str) -> None:
         place = packs.parse(key)

@@ -122,7 +122,7 @@ class Keeper:
             height=image.height,
             format=image.format,
             bytes=len(image.data),
-            sha256=UNHASHED,  # the store hashes the bytes off the event loop
+            sha256=UNHASHED,  # the store hashes the bytes it keeps
             account=image.account,
             neurons=image.neurons,
             timings=_timings(job, generate_ms),
@@ -130,7 +130,7 @@ class Keeper:
             cache_key=key,
             demo=job.demo,
         )
-        record = await self.store.save(record, image.data)
+        record = await self.store.save(record, image.data)  # hashed, its blob key placed
         return StoredImage(record, image.data, image.b64)
 
     async def _reuse(self, job: Job, source: StoredImage, cache: CacheOutcome) -> GeneratedImage:

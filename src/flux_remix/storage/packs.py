@@ -27,12 +27,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import itertools
 import mmap
 import os
 import re
 import struct
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,7 +175,8 @@ class Packs:
         """Write every record, then fdatasync each pack once; one error (or None) per item."""
         errors: list[OSError | None] = [None] * len(items)
         order = sorted(range(len(items)), key=lambda i: (items[i][0].pack, items[i][0].offset))
-        for number, indexes in _grouped(order, lambda i: items[i][0].pack):
+        for number, group in itertools.groupby(order, lambda i: items[i][0].pack):
+            indexes = list(group)
             try:
                 pack = self._acquire(number)
             except OSError as exc:
@@ -272,24 +274,27 @@ class Packs:
 
     def read(self, place: Place) -> bytes | None:
         """The record's bytes; None when the place holds no record of that key and length."""
-        data = self._read(place, HEADER.size + place.length)
-        return data[HEADER.size :] if data is not None else None
+        return self._read(place, with_data=True)
 
     def exists(self, place: Place) -> bool:
-        return self._read(place, HEADER.size) is not None
+        return self._read(place, with_data=False) is not None
 
-    def _read(self, place: Place, size: int) -> bytes | None:
+    def _read(self, place: Place, *, with_data: bool) -> bytes | None:
+        """The header is read and checked on its own, then the bytes straight into the answer
+        (one pread of both would copy the image a second time to cut the header off)."""
         try:
             fd = os.open(self.path_of(place.pack), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return None
         try:
-            data = os.pread(fd, size, place.offset)
+            if os.pread(fd, HEADER.size, place.offset) != place.header():
+                return None
+            if not with_data:
+                return b""
+            data = os.pread(fd, place.length, place.offset + HEADER.size)
         finally:
             os.close(fd)
-        if len(data) < size or data[: HEADER.size] != place.header():
-            return None
-        return data
+        return data if len(data) == place.length else None
 
     def scan(self) -> Iterator[Place]:
         """Every record in every pack, by walking the headers (for checks and repairs: the rows
@@ -333,17 +338,6 @@ def _place_at(number: int, offset: int, header: bytes) -> Place | None:
 
 def _aligned(size: int) -> int:
     return -(-size // ALIGN) * ALIGN
-
-
-def _grouped(order: list[int], key_of: Callable[[int], int]) -> Iterator[tuple[int, list[int]]]:
-    group: list[int] = []
-    for i in order:
-        if group and key_of(group[0]) != key_of(i):
-            yield key_of(group[0]), group
-            group = []
-        group.append(i)
-    if group:
-        yield key_of(group[0]), group
 
 
 def _runs(records: list[tuple[int, Place, bytes]]) -> Iterator[list[tuple[int, Place, bytes]]]:
