@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ import pytest
 from flux_remix.accounts import DayUsage, Failure, Health, MemoryState
 from flux_remix.accounts import memory as memory_module
 
-DAY = "2026-11-24"
+# today (UTC): a reopened ledger drops days older than KEEP_DAYS, so a fixed date would age out
+DAY = datetime.now(UTC).strftime("%Y-%m-%d")
 DEADLINE = 10.0  # seconds; the writer needs about FLUSH_INTERVAL
 
 

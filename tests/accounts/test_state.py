@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,9 @@ from flux_remix.redis_client import redis_from_url
 from tests.accounts.conftest import drop_prefix, make_accounts
 from tests.servers import require_redis
 
-DAY = "2026-11-24"
+# today and tomorrow (UTC): a reopened SQLite ledger drops days older than KEEP_DAYS
+DAY = datetime.now(UTC).strftime("%Y-%m-%d")
+NEXT_DAY = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
 T1 = datetime(2026, 11, 25, tzinfo=UTC)
 T2 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
 
@@ -38,7 +40,7 @@ async def test_success_adds_neurons_and_resets_the_streak(backend: AccountState)
     assert usage == DayUsage(neurons=pytest.approx(172.8), successes=2, failures=2)
     assert health.streak == 0
     assert health.cooldown_until == T2  # a success does not end a cooldown set meanwhile
-    assert (await backend.read(["k1"], "2026-11-25"))["k1"][1] == DayUsage()
+    assert (await backend.read(["k1"], NEXT_DAY))["k1"][1] == DayUsage()
 
 
 async def test_failure_sets_only_its_fields(backend: AccountState):
@@ -153,7 +155,7 @@ async def test_two_redis_clients_share_state_and_lose_no_increment():
 charges = st.lists(
     st.tuples(
         st.sampled_from(["k1", "k2", "k3"]),
-        st.sampled_from(["2026-11-24", "2026-11-25"]),
+        st.sampled_from([DAY, NEXT_DAY]),
         st.floats(min_value=0, max_value=10_000, allow_nan=False, allow_infinity=False),
     ),
     max_size=40,
@@ -166,7 +168,7 @@ def check_ledger(state: AccountState, ops: list[tuple[str, str, float]]) -> None
     async def go() -> dict[str, dict[str, tuple[Health, DayUsage]]]:
         for key, day, amount in ops:
             await state.record_success(key, day, amount)
-        return {d: await state.read(["k1", "k2", "k3"], d) for d in ("2026-11-24", "2026-11-25")}
+        return {d: await state.read(["k1", "k2", "k3"], d) for d in (DAY, NEXT_DAY)}
 
     got = asyncio.run(go())
     for day, lines in got.items():
@@ -194,7 +196,7 @@ def test_ledger_is_the_sum_of_its_charges_in_redis(ops):
             state = RedisState(client, prefix)
             for key, day, amount in ops:
                 await state.record_success(key, day, amount)
-            for day in ("2026-11-24", "2026-11-25"):
+            for day in (DAY, NEXT_DAY):
                 lines = await state.read(["k1", "k2", "k3"], day)
                 for key, (_, usage) in lines.items():
                     mine = [a for k, d, a in ops if (k, d) == (key, day)]
