@@ -103,7 +103,7 @@ def _wait(server: Server, probe: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{server.name} did not start within {timeout:g} s")
 
 
-def _start(
+def start(
     name: str, command: list[str], workdir: Path, env: dict[str, str], probe: str, port: int
 ) -> Server:
     log = workdir / f"{name}.log"
@@ -121,7 +121,7 @@ def start_upstream(workdir: Path, latency: float) -> Server:
     command = [str(PYTHON), "-m", "bench.gateway.upstream", "--port", str(port)]
     command += ["--latency", str(latency), "--prompt", PROMPT]
     env = {"PYTHONPATH": str(ROOT)}
-    return _start("upstream", command, workdir, env, "/__emulator__/calls", port)
+    return start("upstream", command, workdir, env, "/__emulator__/calls", port)
 
 
 def flux_remix_env(upstream: Server, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -141,7 +141,7 @@ def start_flux_remix(workdir: Path, upstream: Server, data_dir: Path, **extra: s
     port = free_port()
     command = [str(ROOT / ".venv" / "bin" / "flux-remix"), "serve", "--port", str(port)]
     env = flux_remix_env(upstream, data_dir, **extra)
-    return _start("flux-remix", command, workdir, env, "/healthz", port)
+    return start("flux-remix", command, workdir, env, "/healthz", port)
 
 
 LITELLM_CONFIG = """\
@@ -169,7 +169,7 @@ def start_litellm(workdir: Path, upstream: Server) -> Server:
     config.write_text(LITELLM_CONFIG.format(upstream=upstream.url, master=LITELLM_KEY))
     command = [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
-    return _start("litellm", command, workdir, env, "/health/liveliness", port)
+    return start("litellm", command, workdir, env, "/health/liveliness", port)
 
 
 def litellm_version() -> str:
