@@ -12,9 +12,15 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from flux_remix.accounts import AccountState, MemoryState, RedisState
+from flux_remix.accounts.policy import next_utc_midnight, utc_day
 from flux_remix.redis_client import redis_from_url
 from flux_remix.settings import Account
 from tests.servers import require_redis
+
+# Ledger days for tests that reopen a SQLite ledger: it drops days older than KEEP_DAYS on
+# open, so a fixed date would age out (it did: 2026-11-24 failed from December on).
+TODAY = utc_day(datetime.now(UTC))
+TOMORROW = utc_day(next_utc_midnight(datetime.now(UTC)))
 
 
 class Clock:

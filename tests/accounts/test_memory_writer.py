@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,8 @@ import pytest
 
 from flux_remix.accounts import DayUsage, Failure, Health, MemoryState
 from flux_remix.accounts import memory as memory_module
+from tests.accounts.conftest import TODAY
 
-# today (UTC): a reopened ledger drops days older than KEEP_DAYS, so a fixed date would age out
-DAY = datetime.now(UTC).strftime("%Y-%m-%d")
 DEADLINE = 10.0  # seconds; the writer needs about FLUSH_INTERVAL
 
 
@@ -110,14 +108,14 @@ async def test_a_restart_after_close_keeps_health_and_usage(tmp_path: Path):
     path = tmp_path / "accounts.sqlite3"
     state = MemoryState(path)
     for _ in range(5):
-        await state.record_success("k1", DAY, 2.5)
-    await state.record_failure("k1", DAY, Failure("busy"))
+        await state.record_success("k1", TODAY, 2.5)
+    await state.record_failure("k1", TODAY, Failure("busy"))
     await state.set_disabled("k2", "token refused")
     await state.close()  # at once: the writer has had no time of its own
-    assert on_disk(path)[(DAY, "k1")] == (12.5, 5, 1)
+    assert on_disk(path)[(TODAY, "k1")] == (12.5, 5, 1)
     reopened = MemoryState(path)
     try:
-        got = await reopened.read(["k1", "k2"], DAY)
+        got = await reopened.read(["k1", "k2"], TODAY)
     finally:
         await reopened.close()
     assert got["k1"] == (Health(reason="busy", streak=1), DayUsage(12.5, 5, 1))
@@ -128,12 +126,12 @@ async def test_changes_reach_the_file_soon_without_close(tmp_path: Path):
     path = tmp_path / "accounts.sqlite3"
     state = MemoryState(path)
     try:
-        await state.record_success("k1", DAY, 172.8)
+        await state.record_success("k1", TODAY, 172.8)
         await state.set_disabled("k2", "bad token")
-        assert await eventually(lambda: on_disk(path).get((DAY, "k1")) == (172.8, 1, 0))
+        assert await eventually(lambda: on_disk(path).get((TODAY, "k1")) == (172.8, 1, 0))
         assert await eventually(lambda: health_on_disk(path).get("k2") == ("bad token", 0))
-        await state.record_success("k1", DAY, 27.2)  # a later change is written too
-        assert await eventually(lambda: on_disk(path).get((DAY, "k1")) == (200.0, 2, 0))
+        await state.record_success("k1", TODAY, 27.2)  # a later change is written too
+        assert await eventually(lambda: on_disk(path).get((TODAY, "k1")) == (200.0, 2, 0))
     finally:
         await state.close()
 
@@ -142,9 +140,9 @@ async def test_flush_writes_at_once(tmp_path: Path):
     path = tmp_path / "accounts.sqlite3"
     state = MemoryState(path)
     try:
-        await state.record_failure("k1", DAY, Failure("busy"))
+        await state.record_failure("k1", TODAY, Failure("busy"))
         await asyncio.to_thread(state.flush)
-        assert on_disk(path)[(DAY, "k1")] == (0.0, 0, 1)
+        assert on_disk(path)[(TODAY, "k1")] == (0.0, 0, 1)
         assert health_on_disk(path)["k1"] == (None, 1)
     finally:
         await state.close()
@@ -156,15 +154,17 @@ async def test_concurrent_charges_from_tasks_and_threads_persist_the_exact_total
     keys = ["k0", "k1", "k2", "k3"]
 
     def charge_in_a_thread(i: int) -> None:
-        asyncio.run(state.record_success(keys[i % 4], DAY, 1.25))
+        asyncio.run(state.record_success(keys[i % 4], TODAY, 1.25))
 
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             threaded = [pool.submit(charge_in_a_thread, i) for i in range(200)]
-            await asyncio.gather(*(state.record_success(keys[i % 4], DAY, 0.5) for i in range(200)))
+            await asyncio.gather(
+                *(state.record_success(keys[i % 4], TODAY, 0.5) for i in range(200))
+            )
             await asyncio.gather(*(asyncio.wrap_future(f) for f in threaded))
-        want = {(DAY, k): (50 * 1.25 + 50 * 0.5, 100, 0) for k in keys}
-        assert {(DAY, k): u for k, (_, u) in (await state.read(keys, DAY)).items()} == {
+        want = {(TODAY, k): (50 * 1.25 + 50 * 0.5, 100, 0) for k in keys}
+        assert {(TODAY, k): u for k, (_, u) in (await state.read(keys, TODAY)).items()} == {
             dk: DayUsage(*v) for dk, v in want.items()
         }
         # the writer alone gets there, without flush() or close()
@@ -183,7 +183,7 @@ def test_the_file_never_goes_back_to_an_older_state(tmp_path: Path):
 
     def charge() -> None:
         for _ in range(300):
-            asyncio.run(state.record_success("k1", DAY, 1.0))
+            asyncio.run(state.record_success("k1", TODAY, 1.0))
 
     def flush_often() -> None:
         while not stop.is_set():
@@ -191,7 +191,7 @@ def test_the_file_never_goes_back_to_an_older_state(tmp_path: Path):
 
     def watch() -> None:
         while not stop.is_set():
-            seen.append(on_disk(path).get((DAY, "k1"), (0.0, 0, 0))[1])
+            seen.append(on_disk(path).get((TODAY, "k1"), (0.0, 0, 0))[1])
 
     helpers = [threading.Thread(target=f) for f in (flush_often, flush_often, watch)]
     for t in helpers:
@@ -204,7 +204,7 @@ def test_the_file_never_goes_back_to_an_older_state(tmp_path: Path):
             t.join()
         asyncio.run(state.close())
     assert seen == sorted(seen)
-    assert on_disk(path)[(DAY, "k1")] == (300.0, 300, 0)
+    assert on_disk(path)[(TODAY, "k1")] == (300.0, 300, 0)
 
 
 async def test_a_failed_write_keeps_memory_logs_once_and_is_written_later(
@@ -217,10 +217,10 @@ async def test_a_failed_write_keeps_memory_logs_once_and_is_written_later(
     spy.broken = True
     caplog.set_level(logging.INFO, logger="flux_remix.accounts")
     try:
-        await state.record_success("k1", DAY, 10.0)
+        await state.record_success("k1", TODAY, 10.0)
         assert await eventually(lambda: spy.writes >= 3)  # the writer keeps trying
-        await state.record_success("k1", DAY, 5.0)
-        assert (await state.read(["k1"], DAY))["k1"][1] == DayUsage(15.0, 2, 0)
+        await state.record_success("k1", TODAY, 5.0)
+        assert (await state.read(["k1"], TODAY))["k1"][1] == DayUsage(15.0, 2, 0)
         with pytest.raises(sqlite3.OperationalError):
             await asyncio.to_thread(state.flush)
         assert on_disk(path) == {}
@@ -230,11 +230,11 @@ async def test_a_failed_write_keeps_memory_logs_once_and_is_written_later(
         assert "disk is full" in warnings[0].getMessage()
 
         spy.broken = False  # the fault goes away: the writer catches up by itself
-        assert await eventually(lambda: on_disk(path).get((DAY, "k1")) == (15.0, 2, 0))
+        assert await eventually(lambda: on_disk(path).get((TODAY, "k1")) == (15.0, 2, 0))
         assert any("saved to" in r.getMessage() for r in caplog.records)
     finally:
         await state.close()
-    assert on_disk(path)[(DAY, "k1")] == (15.0, 2, 0)
+    assert on_disk(path)[(TODAY, "k1")] == (15.0, 2, 0)
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
@@ -245,7 +245,7 @@ async def test_close_still_closes_when_the_last_write_fails(
     state = MemoryState(path)
     spy = spy_on(state)
     spy.broken = True
-    await state.record_success("k1", DAY, 1.0)
+    await state.record_success("k1", TODAY, 1.0)
     with caplog.at_level(logging.WARNING, logger="flux_remix.accounts"):
         await state.close()
     assert writer_threads() == []
@@ -258,7 +258,7 @@ async def test_close_still_closes_when_the_last_write_fails(
 async def test_without_a_path_no_thread_starts():
     before = writer_threads()
     state = MemoryState()
-    await state.record_success("k1", DAY, 1.0)
+    await state.record_success("k1", TODAY, 1.0)
     state.flush()
     assert writer_threads() == before
     assert state._writer is None
@@ -269,11 +269,11 @@ async def test_close_stops_the_writer(tmp_path: Path):
     state = MemoryState(tmp_path / "accounts.sqlite3")
     writer = state._writer
     assert writer is not None and writer.is_alive() and writer.daemon
-    await state.record_success("k1", DAY, 1.0)
+    await state.record_success("k1", TODAY, 1.0)
     await state.close()
     assert not writer.is_alive()
-    await state.record_success("k1", DAY, 1.0)  # memory only, after close
-    assert (await state.read(["k1"], DAY))["k1"][1] == DayUsage(2.0, 2, 0)
+    await state.record_success("k1", TODAY, 1.0)  # memory only, after close
+    assert (await state.read(["k1"], TODAY))["k1"][1] == DayUsage(2.0, 2, 0)
 
 
 async def test_the_event_loop_does_no_sqlite_io(tmp_path: Path):
@@ -283,13 +283,13 @@ async def test_the_event_loop_does_no_sqlite_io(tmp_path: Path):
     loop_thread = threading.get_ident()
     try:
         for i in range(50):
-            await state.record_success(f"k{i % 3}", DAY, 1.0)
-            await state.record_failure("k1", DAY, Failure("busy"))
+            await state.record_success(f"k{i % 3}", TODAY, 1.0)
+            await state.record_failure("k1", TODAY, Failure("busy"))
             await state.set_disabled("k2", "bad token" if i % 2 else None)
-            await state.read(["k0", "k1", "k2"], DAY)
+            await state.read(["k0", "k1", "k2"], TODAY)
             await asyncio.sleep(0)
         assert await eventually(lambda: spy.writes > 0)
     finally:
         await state.close()
     assert spy.threads and loop_thread not in spy.threads
-    assert on_disk(path)[(DAY, "k1")] == (17.0, 17, 50)
+    assert on_disk(path)[(TODAY, "k1")] == (17.0, 17, 50)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,38 +15,35 @@ from hypothesis import strategies as st
 from flux_remix.accounts import DayUsage, Failure, Health, MemoryState, RedisState, state_key
 from flux_remix.accounts.state import AccountState
 from flux_remix.redis_client import redis_from_url
-from tests.accounts.conftest import drop_prefix, make_accounts
+from tests.accounts.conftest import TODAY, TOMORROW, drop_prefix, make_accounts
 from tests.servers import require_redis
 
-# today and tomorrow (UTC): a reopened SQLite ledger drops days older than KEEP_DAYS
-DAY = datetime.now(UTC).strftime("%Y-%m-%d")
-NEXT_DAY = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
 T1 = datetime(2026, 11, 25, tzinfo=UTC)
 T2 = datetime(2026, 11, 24, 12, 0, 30, tzinfo=UTC)
 
 
 async def test_unknown_accounts_read_as_healthy_and_unused(backend: AccountState):
-    got = await backend.read(["k1", "k2"], DAY)
+    got = await backend.read(["k1", "k2"], TODAY)
     assert got == {"k1": (Health(), DayUsage()), "k2": (Health(), DayUsage())}
 
 
 async def test_success_adds_neurons_and_resets_the_streak(backend: AccountState):
-    await backend.record_failure("k1", DAY, Failure("busy", cooldown_until=T2))
-    await backend.record_failure("k1", DAY, Failure("busy"))
-    assert (await backend.read(["k1"], DAY))["k1"][0].streak == 2
-    await backend.record_success("k1", DAY, 172.8)
-    await backend.record_success("k1", DAY, 0.0)
-    health, usage = (await backend.read(["k1"], DAY))["k1"]
+    await backend.record_failure("k1", TODAY, Failure("busy", cooldown_until=T2))
+    await backend.record_failure("k1", TODAY, Failure("busy"))
+    assert (await backend.read(["k1"], TODAY))["k1"][0].streak == 2
+    await backend.record_success("k1", TODAY, 172.8)
+    await backend.record_success("k1", TODAY, 0.0)
+    health, usage = (await backend.read(["k1"], TODAY))["k1"]
     assert usage == DayUsage(neurons=pytest.approx(172.8), successes=2, failures=2)
     assert health.streak == 0
     assert health.cooldown_until == T2  # a success does not end a cooldown set meanwhile
-    assert (await backend.read(["k1"], NEXT_DAY))["k1"][1] == DayUsage()
+    assert (await backend.read(["k1"], TOMORROW))["k1"][1] == DayUsage()
 
 
 async def test_failure_sets_only_its_fields(backend: AccountState):
-    await backend.record_failure("k1", DAY, Failure("used up", exhausted_until=T1))
-    await backend.record_failure("k1", DAY, Failure("out of capacity", cooldown_until=T2))
-    health, usage = (await backend.read(["k1"], DAY))["k1"]
+    await backend.record_failure("k1", TODAY, Failure("used up", exhausted_until=T1))
+    await backend.record_failure("k1", TODAY, Failure("out of capacity", cooldown_until=T2))
+    health, usage = (await backend.read(["k1"], TODAY))["k1"]
     assert health == Health(
         disabled=None,
         exhausted_until=T1,
@@ -55,32 +52,32 @@ async def test_failure_sets_only_its_fields(backend: AccountState):
         streak=2,
     )
     assert usage.failures == 2
-    other, _ = (await backend.read(["k2"], DAY))["k2"]
+    other, _ = (await backend.read(["k2"], TODAY))["k2"]
     assert other == Health()
 
 
 async def test_disable_and_enable_again(backend: AccountState):
-    await backend.record_failure("k1", DAY, Failure("token refused", disabled="token refused"))
-    assert (await backend.read(["k1"], DAY))["k1"][0].disabled == "token refused"
+    await backend.record_failure("k1", TODAY, Failure("token refused", disabled="token refused"))
+    assert (await backend.read(["k1"], TODAY))["k1"][0].disabled == "token refused"
     await backend.set_disabled("k1", None)
-    health = (await backend.read(["k1"], DAY))["k1"][0]
+    health = (await backend.read(["k1"], TODAY))["k1"][0]
     assert health.disabled is None and health.reason is None
     await backend.set_disabled("k2", "bad token")
-    await backend.record_failure("k2", DAY, Failure("out of capacity", cooldown_until=T2))
+    await backend.record_failure("k2", TODAY, Failure("out of capacity", cooldown_until=T2))
     await backend.set_disabled("k2", None)
-    health = (await backend.read(["k2"], DAY))["k2"][0]
+    health = (await backend.read(["k2"], TODAY))["k2"][0]
     assert health.disabled is None and health.reason == "out of capacity"  # a later reason stays
     await backend.set_disabled("k3", None)  # enabling an unknown account changes nothing
-    assert (await backend.read(["k3"], DAY))["k3"][0] == Health()
+    assert (await backend.read(["k3"], TODAY))["k3"][0] == Health()
 
 
 async def test_concurrent_charges_lose_no_increment(backend: AccountState):
     amounts = [round(random.uniform(0, 500), 2) for _ in range(400)]
     keys = ["k1", "k2"]
     await asyncio.gather(
-        *(backend.record_success(keys[i % 2], DAY, a) for i, a in enumerate(amounts))
+        *(backend.record_success(keys[i % 2], TODAY, a) for i, a in enumerate(amounts))
     )
-    got = await backend.read(keys, DAY)
+    got = await backend.read(keys, TODAY)
     assert got["k1"][1].neurons == pytest.approx(sum(amounts[0::2]))
     assert got["k2"][1].neurons == pytest.approx(sum(amounts[1::2]))
     assert got["k1"][1].successes + got["k2"][1].successes == len(amounts)
@@ -91,15 +88,15 @@ def test_sqlite_state_survives_a_restart(tmp_path: Path):
 
     async def first() -> None:
         state = MemoryState(path)
-        await state.record_success("k1", DAY, 100.5)
-        await state.record_failure("k1", DAY, Failure("used up", exhausted_until=T1))
+        await state.record_success("k1", TODAY, 100.5)
+        await state.record_failure("k1", TODAY, Failure("used up", exhausted_until=T1))
         await state.set_disabled("k2", "token refused")
         await state.close()
 
     async def second() -> dict[str, tuple[Health, DayUsage]]:
         state = MemoryState(path)
         try:
-            return await state.read(["k1", "k2"], DAY)
+            return await state.read(["k1", "k2"], TODAY)
         finally:
             await state.close()
 
@@ -120,14 +117,14 @@ def test_sqlite_writes_are_atomic_across_threads(tmp_path: Path):
     state = MemoryState(path)
 
     def charge(i: int) -> None:
-        asyncio.run(state.record_success(f"k{i % 3}", DAY, 1.25))
+        asyncio.run(state.record_success(f"k{i % 3}", TODAY, 1.25))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(charge, range(300)))
-    live = asyncio.run(state.read(["k0", "k1", "k2"], DAY))
+    live = asyncio.run(state.read(["k0", "k1", "k2"], TODAY))
     asyncio.run(state.close())
     reopened = MemoryState(path)
-    disk = asyncio.run(reopened.read(["k0", "k1", "k2"], DAY))
+    disk = asyncio.run(reopened.read(["k0", "k1", "k2"], TODAY))
     asyncio.run(reopened.close())
     for got in (live, disk):
         assert [got[k][1] for k in ("k0", "k1", "k2")] == [DayUsage(125.0, 100, 0)] * 3
@@ -140,10 +137,10 @@ async def test_two_redis_clients_share_state_and_lose_no_increment():
     a, b = redis_from_url(url), redis_from_url(url)
     try:
         sa, sb = RedisState(a, prefix), RedisState(b, prefix)
-        writes = [(sa if i % 2 else sb).record_success("k1", DAY, 2.5) for i in range(300)]
+        writes = [(sa if i % 2 else sb).record_success("k1", TODAY, 2.5) for i in range(300)]
         await asyncio.gather(*writes)
-        await sa.record_failure("k2", DAY, Failure("used up", exhausted_until=T1))
-        got = await sb.read(["k1", "k2"], DAY)
+        await sa.record_failure("k2", TODAY, Failure("used up", exhausted_until=T1))
+        got = await sb.read(["k1", "k2"], TODAY)
         assert got["k1"][1] == DayUsage(750.0, 300, 0)
         assert got["k2"][0].exhausted_until == T1
     finally:
@@ -155,7 +152,7 @@ async def test_two_redis_clients_share_state_and_lose_no_increment():
 charges = st.lists(
     st.tuples(
         st.sampled_from(["k1", "k2", "k3"]),
-        st.sampled_from([DAY, NEXT_DAY]),
+        st.sampled_from([TODAY, TOMORROW]),
         st.floats(min_value=0, max_value=10_000, allow_nan=False, allow_infinity=False),
     ),
     max_size=40,
@@ -168,7 +165,7 @@ def check_ledger(state: AccountState, ops: list[tuple[str, str, float]]) -> None
     async def go() -> dict[str, dict[str, tuple[Health, DayUsage]]]:
         for key, day, amount in ops:
             await state.record_success(key, day, amount)
-        return {d: await state.read(["k1", "k2", "k3"], d) for d in (DAY, NEXT_DAY)}
+        return {d: await state.read(["k1", "k2", "k3"], d) for d in (TODAY, TOMORROW)}
 
     got = asyncio.run(go())
     for day, lines in got.items():
@@ -196,7 +193,7 @@ def test_ledger_is_the_sum_of_its_charges_in_redis(ops):
             state = RedisState(client, prefix)
             for key, day, amount in ops:
                 await state.record_success(key, day, amount)
-            for day in (DAY, NEXT_DAY):
+            for day in (TODAY, TOMORROW):
                 lines = await state.read(["k1", "k2", "k3"], day)
                 for key, (_, usage) in lines.items():
                     mine = [a for k, d, a in ops if (k, d) == (key, day)]
