@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def _wait(server: Server, probe: str, timeout: float = 120) -> None:
     raise RuntimeError(f"{server.name} did not start within {timeout:g} s")
 
 
-def start(
+def _start(
     name: str, command: list[str], workdir: Path, env: dict[str, str], probe: str, port: int
 ) -> Server:
     log = workdir / f"{name}.log"
@@ -121,7 +122,7 @@ def start_upstream(workdir: Path, latency: float) -> Server:
     command = [str(PYTHON), "-m", "bench.gateway.upstream", "--port", str(port)]
     command += ["--latency", str(latency), "--prompt", PROMPT]
     env = {"PYTHONPATH": str(ROOT)}
-    return start("upstream", command, workdir, env, "/__emulator__/calls", port)
+    return _start("upstream", command, workdir, env, "/__emulator__/calls", port)
 
 
 def flux_remix_env(upstream: Server, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -137,11 +138,18 @@ def flux_remix_env(upstream: Server, data_dir: Path, **extra: str) -> dict[str, 
     }
 
 
-def start_flux_remix(workdir: Path, upstream: Server, data_dir: Path, **extra: str) -> Server:
+def start_flux_remix(
+    workdir: Path,
+    upstream: Server,
+    data_dir: Path,
+    program: Sequence[str] = (str(ROOT / ".venv" / "bin" / "flux-remix"), "serve"),
+    **extra: str,
+) -> Server:
+    """`flux-remix serve` (or `program`, which takes the same options) on a free port."""
     port = free_port()
-    command = [str(ROOT / ".venv" / "bin" / "flux-remix"), "serve", "--port", str(port)]
-    env = flux_remix_env(upstream, data_dir, **extra)
-    return start("flux-remix", command, workdir, env, "/healthz", port)
+    command = [*program, "--port", str(port)]
+    env = {**flux_remix_env(upstream, data_dir, **extra), "PYTHONPATH": str(ROOT)}
+    return _start("flux-remix", command, workdir, env, "/healthz", port)
 
 
 LITELLM_CONFIG = """\
@@ -169,7 +177,7 @@ def start_litellm(workdir: Path, upstream: Server) -> Server:
     config.write_text(LITELLM_CONFIG.format(upstream=upstream.url, master=LITELLM_KEY))
     command = [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
-    return start("litellm", command, workdir, env, "/health/liveliness", port)
+    return _start("litellm", command, workdir, env, "/health/liveliness", port)
 
 
 def litellm_version() -> str:

@@ -13,15 +13,16 @@ server; the wrk figures of the direct call and of the gateway are printed beside
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,8 @@ MARKS = [name for name, _ in STAGES]
 OUT_ENV = "FLUX_REMIX_STAGES_OUT"
 
 
-def install_clock(out: Path) -> None:
-    """Wrap the functions at the stage boundaries; every 20 answers, write the marks to `out`."""
+def install_clock() -> list[tuple[str, float]]:
+    """Wrap the functions at the stage boundaries; the marks they leave, in time order."""
     import uvicorn.protocols.http.httptools_impl as http
 
     from flux_remix import service
@@ -59,23 +60,12 @@ def install_clock(out: Path) -> None:
     mark = marks.append
     clock = time.perf_counter
 
-    def around_async(owner: Any, name: str, start: str, end: str | None = None) -> None:
-        inner: Callable[..., Awaitable[Any]] = getattr(owner, name)
-
-        async def wrapped(*args: Any, **kwargs: Any) -> Any:
-            mark((start, clock()))
-            try:
-                return await inner(*args, **kwargs)
-            finally:
-                if end:
-                    mark((end, clock()))
-
-        setattr(owner, name, wrapped)
-
-    def around(owner: Any, name: str, start: str | None, end: str | None) -> None:
+    def around(owner: Any, name: str, start: str | None, end: str | None = None) -> None:
+        """Mark `start` as `owner.name` is called and `end` as it returns (or its awaitable
+        completes, for a coroutine function)."""
         inner: Callable[..., Any] = getattr(owner, name)
 
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
+        def plain(*args: Any, **kwargs: Any) -> Any:
             if start:
                 mark((start, clock()))
             try:
@@ -84,13 +74,22 @@ def install_clock(out: Path) -> None:
                 if end:
                     mark((end, clock()))
 
-        setattr(owner, name, wrapped)
+        async def awaited(*args: Any, **kwargs: Any) -> Any:
+            if start:
+                mark((start, clock()))
+            try:
+                return await inner(*args, **kwargs)
+            finally:
+                if end:
+                    mark((end, clock()))
 
-    around(http.HttpToolsProtocol, "data_received", "request", None)
-    around_async(service.ImageService, "generate", "generate")
-    around_async(transport.AiohttpTransport, "post", "upstream", "answered")
-    around_async(store.ImageStore, "save", "save", "saved")
-    around(store, "_save_blocking", "flush", None)
+        setattr(owner, name, awaited if inspect.iscoroutinefunction(inner) else plain)
+
+    around(http.HttpToolsProtocol, "data_received", "request")
+    around(service.ImageService, "generate", "generate")
+    around(transport.AiohttpTransport, "post", "upstream", "answered")
+    around(store.ImageStore, "save", "save", "saved")
+    around(store, "_save_blocking", "flush")
     around(packs.Packs, "_write_run", "pack", "packed")
     around(packs.Packs, "_write_pack", None, "synced")
     inserting = sqlite._inserting
@@ -108,24 +107,16 @@ def install_clock(out: Path) -> None:
 
     sqlite._inserting = timed_inserting  # type: ignore[assignment]
     send = http.RequestResponseCycle.send
-    answers = 0
-    lock = threading.Lock()
 
     async def timed_send(self: Any, message: Any) -> None:
-        nonlocal answers
         if message["type"] == "http.response.start":
             mark(("sending", clock()))
         await send(self, message)
         if message["type"] == "http.response.body" and not message.get("more_body"):
             mark(("sent", clock()))
-            answers += 1
-            if answers % 20 == 0:
-                with lock:
-                    tmp = out.with_suffix(".tmp")
-                    tmp.write_text(json.dumps(marks))
-                    os.replace(tmp, out)
 
     http.RequestResponseCycle.send = timed_send  # type: ignore[method-assign]
+    return marks
 
 
 def stage_table(marks: list[tuple[str, float]]) -> list[list[object]]:
@@ -134,7 +125,7 @@ def stage_table(marks: list[tuple[str, float]]) -> list[list[object]]:
     runs: list[list[float]] = []
     current: list[tuple[str, float]] = []
     for name, at in marks:
-        if name == "request" and current and current[0][0] == "request" and len(current) == 1:
+        if name == "request" and [n for n, _ in current] == ["request"]:
             continue  # the same request's body arriving in a second read
         current = [(name, at)] if name == "request" else [*current, (name, at)]
         if name == "sent":
@@ -160,23 +151,26 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="upstream delay, seconds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
-    if args.serve:  # inside the flux-remix process
-        install_clock(Path(os.environ[OUT_ENV]))
+    if args.serve:  # inside the flux-remix process: the marks are written once it stops
+        marks = install_clock()
         from flux_remix.cli import main as cli
 
         sys.argv = ["flux-remix", "serve", *rest]
-        cli()
+        # uvicorn raises the SIGTERM it caught again once it has shut down; with the default
+        # handler that would end the process before the `finally` below
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            cli()
+        finally:
+            Path(os.environ[OUT_ENV]).write_text(json.dumps(marks))
         return
     with tempfile.TemporaryDirectory(prefix="flux-remix-stages-") as tmp:
         work = Path(tmp)
         out = work / "stages.json"
         upstream = servers.start_upstream(work, args.latency)
-        port = servers.free_port()
-        env = servers.flux_remix_env(upstream, work / "data", **{OUT_ENV: str(out)})
-        command = [str(servers.PYTHON), "-m", "bench.gateway.stages", "--serve"]
-        env["PYTHONPATH"] = str(servers.ROOT)
-        app = servers.start(
-            "flux-remix", [*command, "--port", str(port)], work, env, "/healthz", port
+        program = (str(servers.PYTHON), "-m", "bench.gateway.stages", "--serve")
+        app = servers.start_flux_remix(
+            work, upstream, work / "data", program, **{OUT_ENV: str(out)}
         )
         try:
             ours = paths.openai_images(app, "b64_json")
@@ -186,7 +180,7 @@ def main() -> None:
             base = load.run(direct.request, connections=1, seconds=args.seconds)
             result = load.run(ours.request, connections=1, seconds=args.seconds)
         finally:
-            app.stop()
+            app.stop()  # SIGTERM: the server finishes and writes its marks
             upstream.stop()
         rows = stage_table([(name, at) for name, at in json.loads(out.read_text())])
     print(
