@@ -162,6 +162,23 @@ EN: dict[str, str] = {
     "created": "Created",
     "parameters": "Parameters",
     "count": "{n} images",
+    # style presets, the empty results panel, the batch's ZIP, the image viewer
+    "style": "Style",
+    "style_none": "None",
+    "style_adds": "Adds to the prompt: {words}",
+    "empty_recent": "Your recent images",
+    "empty_all": "All history",
+    "empty_examples": "Not sure where to start? Pick one:",
+    "download_zip": "Download all ({n}) as ZIP",
+    "zipping": "Packing the ZIP…",
+    "zip_failed": "Could not make the ZIP: {message}",
+    "viewer": "Image viewer",
+    "view_full": "View full size",
+    "previous": "Previous image",
+    "next": "Next image",
+    "viewer_count": "{i} of {n}",
+    "viewer_keys": "← → to browse · Esc to close",
+    "demo_banner_short": "Offline emulator images, not AI output",
 }
 
 ZH: dict[str, str] = {
@@ -297,9 +314,41 @@ ZH: dict[str, str] = {
     "created": "创建时间",
     "parameters": "参数",
     "count": "{n} 张图片",
+    "style": "风格",
+    "style_none": "无",
+    "style_adds": "会在提示词后加上：{words}",
+    "empty_recent": "最近的图片",
+    "empty_all": "全部历史",
+    "empty_examples": "不知道从哪里开始？选一个试试：",
+    "download_zip": "打包下载全部 {n} 张（ZIP）",
+    "zipping": "正在打包 ZIP…",
+    "zip_failed": "无法打包 ZIP：{message}",
+    "viewer": "图片查看器",
+    "view_full": "查看大图",
+    "previous": "上一张",
+    "next": "下一张",
+    "viewer_count": "第 {i} / {n} 张",
+    "viewer_keys": "← → 切换 · Esc 关闭",
+    "demo_banner_short": "离线模拟器绘制的图片，并非 AI 生成",
 }
 
 MESSAGES: dict[Lang, dict[str, str]] = {"en": EN, "zh": ZH}
+
+# Example prompts for a results panel with no images yet: (prompt, style preset or None)
+EXAMPLES: dict[Lang, tuple[tuple[str, str | None], ...]] = {
+    "en": (
+        ("A lighthouse on a cliff at sunset, waves crashing below", "oil-painting"),
+        ("A cute cat basking in the sun on a windowsill", "photo"),
+        ("A cozy reading nook with plants and a warm lamp", "watercolor"),
+        ("A red fox in fresh snow, morning mist", "cinematic"),
+    ),
+    "zh": (
+        ("夕阳下悬崖上的灯塔，海浪拍打着礁石", "oil-painting"),
+        ("一只可爱的猫咪在窗台上晒太阳", "photo"),
+        ("摆满绿植、亮着暖光台灯的阅读角", "watercolor"),
+        ("晨雾中雪地里的一只红狐狸", "cinematic"),
+    ),
+}
 
 
 def pick_language(request: Request) -> Lang:
