@@ -102,6 +102,7 @@ EN: dict[str, str] = {
     "status_generating": "Generating {n} image(s) with {model}…",
     "status_done": "Storing the images…",
     "status_stored": "Done in {s} s.",
+    "status_stored_ms": "Done in {ms} ms.",
     "reconnecting": (
         "Connection lost — reconnecting… The generation continues on the server; its "
         "progress resumes when the connection is back."
@@ -262,6 +263,7 @@ ZH: dict[str, str] = {
     "status_generating": "正在用 {model} 生成 {n} 张图片…",
     "status_done": "正在保存图片…",
     "status_stored": "完成，用时 {s} 秒。",
+    "status_stored_ms": "完成，用时 {ms} 毫秒。",
     "reconnecting": "连接中断，正在重连…服务器上的生成仍在继续，连接恢复后进度会自动接上。",
     "resumed": "连接已恢复，进度继续。",
     "job_lost": "服务器上已找不到这次生成（可能已重启）。请重试。",

@@ -503,7 +503,9 @@ function showResult(result) {
   // from the click to the stored images, as the person waited (the server's total_ms leaves
   // out the request, the queue and the stream, and is near 0 for a cached image)
   const elapsed = current?.started ? Date.now() - current.started : (result.timings?.total_ms ?? 0);
-  status.textContent = t("status_stored", { s: (elapsed / 1000).toFixed(1) });
+  status.textContent = elapsed < 1000
+    ? t("status_stored_ms", { ms: Math.max(1, Math.round(elapsed)) })
+    : t("status_stored", { s: (elapsed / 1000).toFixed(1) });
   status.dataset.elapsedMs = String(Math.round(elapsed));
   offerZip(result);
   revealResult();
@@ -544,7 +546,8 @@ async function downloadZip(result) {
   try {
     const files = await Promise.all(
       result.images.map(async (image, i) => {
-        const response = await fetch(image.url, { credentials: "same-origin" });
+        // this server's own path: PUBLIC_BASE_URL may name another origin (CSP, CORS)
+        const response = await fetch(new URL(image.url, location.href).pathname);
         if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
         const ext = image.mime_type === "image/jpeg" ? "jpg" : "png";
         return { name: `flux-remix-${i + 1}-${image.id.slice(0, 12)}.${ext}`, data: new Uint8Array(await response.arrayBuffer()) };
