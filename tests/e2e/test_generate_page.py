@@ -13,7 +13,7 @@ from flux_remix.web import create_app
 from flux_remix.web.i18n import EXAMPLES
 from flux_remix.web.model_words import ZH
 from tests.conftest import ADMIN, AUTH
-from tests.e2e.conftest import shot, sign_in
+from tests.e2e.conftest import make, shot, sign_in
 from tests.support import ServerThread
 
 pytestmark = pytest.mark.browser
@@ -37,14 +37,6 @@ TOUCHING_EDGES = """() => [...document.querySelectorAll(
   .map(n => [n, n.getBoundingClientRect()])
   .filter(([, r]) => r.width > 0 && (r.left < 6 || r.right > innerWidth - 6))
   .map(([n]) => n.id || n.className || n.tagName)"""
-
-
-def make(server, prompt, *, headers=AUTH, **fields):
-    body = {"prompt": prompt, "model": "DS-8-CF", "response_format": "url", **fields}
-    with server.client(headers=headers) as c:
-        r = c.post("/api/v1/images", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()["images"]
 
 
 def generate(page, n=1):

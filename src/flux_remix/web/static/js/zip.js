@@ -27,6 +27,18 @@ function dosDateTime(date) {
 
 const UTF8_NAMES = 0x0800;
 
+/** A header of little-endian fields, each a [width in bytes (2 or 4), value] pair. */
+function header(...fields) {
+  const view = new DataView(new ArrayBuffer(fields.reduce((sum, [width]) => sum + width, 0)));
+  let at = 0;
+  for (const [width, value] of fields) {
+    if (width === 4) view.setUint32(at, value, true);
+    else view.setUint16(at, value, true);
+    at += width;
+  }
+  return view;
+}
+
 /** A ZIP Blob of `files` ([{name, data: Uint8Array, date?}]), each stored as is. */
 export function zip(files) {
   const encoder = new TextEncoder();
@@ -36,46 +48,24 @@ export function zip(files) {
   let directorySize = 0;
   for (const file of files) {
     const name = encoder.encode(file.name);
-    const crc = crc32(file.data);
     const size = file.data.length;
     const [time, day] = dosDateTime(file.date ?? new Date());
-    const local = new DataView(new ArrayBuffer(30));
-    local.setUint32(0, 0x04034b50, true); // local file header
-    local.setUint16(4, 20, true); // version needed: 2.0
-    local.setUint16(6, UTF8_NAMES, true);
-    local.setUint16(8, 0, true); // stored
-    local.setUint16(10, time, true);
-    local.setUint16(12, day, true);
-    local.setUint32(14, crc, true);
-    local.setUint32(18, size, true);
-    local.setUint32(22, size, true);
-    local.setUint16(26, name.length, true);
-    local.setUint16(28, 0, true);
-    body.push(local, name, file.data);
-
-    const entry = new DataView(new ArrayBuffer(46));
-    entry.setUint32(0, 0x02014b50, true); // central directory header
-    entry.setUint16(4, 20, true);
-    entry.setUint16(6, 20, true);
-    entry.setUint16(8, UTF8_NAMES, true);
-    entry.setUint16(10, 0, true);
-    entry.setUint16(12, time, true);
-    entry.setUint16(14, day, true);
-    entry.setUint32(16, crc, true);
-    entry.setUint32(20, size, true);
-    entry.setUint32(24, size, true);
-    entry.setUint16(28, name.length, true);
-    entry.setUint32(42, offset, true); // the rest (extra, comment, disk, attributes) is zero
-    directory.push(entry, name);
+    // flags, method (0: stored), time, date, CRC-32, sizes (stored: equal), name length
+    const shared = [[2, UTF8_NAMES], [2, 0], [2, time], [2, day], [4, crc32(file.data)],
+      [4, size], [4, size], [2, name.length]];
+    // local header: signature, version needed (2.0), shared, extra length
+    body.push(header([4, 0x04034b50], [2, 20], ...shared, [2, 0]), name, file.data);
+    // central directory entry: signature, made by, needed, shared, extra, comment, disk,
+    // internal and external attributes, where the local header starts
+    directory.push(header([4, 0x02014b50], [2, 20], [2, 20], ...shared, [2, 0], [2, 0], [2, 0],
+      [2, 0], [4, 0], [4, offset]), name);
     offset += 30 + name.length + size;
     directorySize += 46 + name.length;
   }
-  const end = new DataView(new ArrayBuffer(22));
-  end.setUint32(0, 0x06054b50, true); // end of central directory
-  end.setUint16(8, files.length, true);
-  end.setUint16(10, files.length, true);
-  end.setUint32(12, directorySize, true);
-  end.setUint32(16, offset, true);
+  // end of central directory: signature, disk numbers, entries (here and in all), its size
+  // and offset, comment length
+  const end = header([4, 0x06054b50], [2, 0], [2, 0], [2, files.length], [2, files.length],
+    [4, directorySize], [4, offset], [2, 0]);
   return new Blob([...body, ...directory, end], { type: "application/zip" });
 }
 
