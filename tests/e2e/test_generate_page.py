@@ -261,6 +261,9 @@ def test_on_a_phone_the_result_scrolls_into_view_and_nothing_touches_the_edges(
         assert page.evaluate("scrollY") > 300
         assert page.evaluate(NO_SIDEWAYS_SCROLL)
         assert page.evaluate(TOUCHING_EDGES) == []
+        page.goto(demo_site.url + "/history")
+        page.wait_for_selector("#gallery li.card img")
+        assert page.evaluate(NO_SIDEWAYS_SCROLL) and page.evaluate(TOUCHING_EDGES) == []
 
 
 def test_models_are_named_and_described_in_the_page_language(site, new_page, emulator):
@@ -356,3 +359,25 @@ def test_the_zip_comes_from_this_server_when_image_urls_name_another_origin(
         page.click("#download-zip")
     with zipfile.ZipFile(download.value.path()) as archive:
         assert archive.testzip() is None and len(archive.namelist()) == 2
+
+
+def test_the_history_detail_browses_with_the_arrow_keys(site, page, emulator):
+    for prompt in ("a red fox", "a blue whale", "a green parrot"):
+        make(site, prompt)
+    sign_in(page, site, path="/history")
+    page.wait_for_function("() => document.querySelectorAll('#gallery li.card').length === 3")
+    page.locator("#gallery button.thumb").nth(1).click()
+    page.wait_for_selector("#detail[open]")
+    assert page.text_content("#detail-prompt") == "a blue whale"
+    page.keyboard.press("ArrowRight")
+    assert page.text_content("#detail-prompt") == "a red fox"  # newest first: older is right
+    page.keyboard.press("ArrowRight")  # the last one: stays
+    assert page.text_content("#detail-prompt") == "a red fox"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    assert page.text_content("#detail-prompt") == "a green parrot"
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.getElementById('detail').open")
+    assert page.evaluate("() => document.activeElement.dataset.id") == page.get_attribute(
+        "#gallery li.card >> nth=0", "data-id"
+    )
