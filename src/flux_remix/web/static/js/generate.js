@@ -528,7 +528,9 @@ function revealResult() {
   if (!matchMedia("(max-width: 919px)").matches) return; // side by side (app.css): in view
   const box = grid.getBoundingClientRect();
   if (box.top < 0 || box.top > innerHeight * 0.5) {
-    grid.scrollIntoView({ behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth", block: "start" });
+    const behavior = matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+    // the summary and ZIP button just above the images, then the images
+    document.getElementById("batch-bar").scrollIntoView({ behavior, block: "start" });
   }
 }
 
