@@ -27,6 +27,7 @@ const emptyState = document.getElementById("empty-state");
 const stages = document.getElementById("stages");
 const zipButton = document.getElementById("download-zip");
 const batchActions = document.getElementById("batch-actions");
+const batchBar = document.getElementById("batch-bar");
 const styleHint = document.getElementById("style-hint");
 const JOB_KEY = "flux-remix-job";
 
@@ -271,14 +272,17 @@ async function showEmptyState() {
   document.getElementById("recent").hidden = false;
 }
 
-function fileName(imageId, mime) {
-  return `flux-remix-${imageId.slice(0, 12)}.${mime === "image/jpeg" ? "jpg" : "png"}`;
+/** `flux-remix-{id}.png`, or `flux-remix-{n}-{id}.png` as the n-th image of a ZIP. */
+function fileName(imageId, mime, n = 0) {
+  const ext = mime === "image/jpeg" ? "jpg" : "png";
+  return `flux-remix-${n ? `${n}-` : ""}${imageId.slice(0, 12)}.${ext}`;
 }
 
-function leaveEmptyState() {
-  emptyState.hidden = true;
-  stages.hidden = false;
-  document.getElementById("batch-bar").hidden = false;
+/** The results panel before any generation (`empty`), or following one. */
+function showEmpty(empty) {
+  emptyState.hidden = !empty;
+  stages.hidden = empty;
+  batchBar.hidden = empty;
 }
 
 // --- errors ---------------------------------------------------------------------------------
@@ -412,7 +416,7 @@ async function generate() {
     sessionStorage.setItem(JOB_KEY, JSON.stringify(current));
     summary.textContent = "";
     batchActions.hidden = true;
-    leaveEmptyState();
+    showEmpty(false);
     status.classList.remove("error");
     showPrompts(current.original, "…", "");
     reserve(body.n, w, h);
@@ -498,7 +502,8 @@ function showResult(result) {
   showPrompts(original, result.final_prompt, badge);
   grid.replaceChildren();
   grid.dataset.count = String(result.images.length);
-  const items = result.images.map((image) => viewerItem(image, result.prompt, fileName(image.id, image.mime_type)));
+  const items = result.images.map((image) =>
+    viewerItem(image, result.prompt, fileName(image.id, image.mime_type)));
   result.images.forEach((image, i) => grid.append(card(result, image, items, i)));
   // from the click to the stored images, as the person waited (the server's total_ms leaves
   // out the request, the queue and the stream, and is near 0 for a cached image)
@@ -530,7 +535,7 @@ function revealResult() {
   if (box.top < 0 || box.top > innerHeight * 0.5) {
     const behavior = matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
     // the summary and ZIP button just above the images, then the images
-    document.getElementById("batch-bar").scrollIntoView({ behavior, block: "start" });
+    batchBar.scrollIntoView({ behavior, block: "start" });
   }
 }
 
@@ -551,8 +556,8 @@ async function downloadZip(result) {
         // this server's own path: PUBLIC_BASE_URL may name another origin (CSP, CORS)
         const response = await fetch(new URL(image.url, location.href).pathname);
         if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
-        const ext = image.mime_type === "image/jpeg" ? "jpg" : "png";
-        return { name: `flux-remix-${i + 1}-${image.id.slice(0, 12)}.${ext}`, data: new Uint8Array(await response.arrayBuffer()) };
+        const data = new Uint8Array(await response.arrayBuffer());
+        return { name: fileName(image.id, image.mime_type, i + 1), data };
       }),
     );
     save(zip(files), `flux-remix-${result.id.slice(0, 12)}.zip`);
@@ -646,15 +651,13 @@ async function resume() {
   try {
     current = JSON.parse(saved);
     const job = await api(`/api/v1/jobs/${encodeURIComponent(current.id)}`);
-    leaveEmptyState();
+    showEmpty(false);
     reserve(current.n ?? 1, current.w ?? 1024, current.h ?? 1024);
     track(job);
   } catch {
     sessionStorage.removeItem(JOB_KEY);
     current = null;
-    emptyState.hidden = false;
-    stages.hidden = true;
-    document.getElementById("batch-bar").hidden = true;
+    showEmpty(true);
     showEmptyState();
   }
 }
