@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flux_remix import b64
 from flux_remix.settings import TranslateMode
+from flux_remix.styles import BY_ID as STYLE_IDS
+from flux_remix.styles import check_style
 
 ImageFormat = Literal["png", "jpeg"]
 Translator = Literal["llm", "dictionary", "none"]
@@ -54,6 +56,12 @@ class ImageRequest(BaseModel):
     response_format: ResponseFormat = Field(
         default="b64_json", description="b64_json (image bytes inline) or url (/images/{id}.ext)"
     )
+    style: str | None = Field(
+        default=None,
+        description=f"A style preset whose words join the prompt sent: {', '.join(STYLE_IDS)}",
+    )
+
+    _style = field_validator("style")(check_style)
 
 
 @dataclass(frozen=True)

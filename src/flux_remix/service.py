@@ -35,6 +35,7 @@ from flux_remix.schemas import (
 from flux_remix.settings import Account, Settings
 from flux_remix.storage import Flights, ImageStore
 from flux_remix.storage.keeper import Job, Keeper
+from flux_remix.styles import with_style
 from flux_remix.upstream import UpstreamImage, WorkersAIClient
 from flux_remix.validation import EffectiveParams, check_final_prompt, validate_request
 
@@ -120,7 +121,7 @@ class ImageService:
         timings.translate_ms = (time.perf_counter() - t0) * 1000
         self.metrics.translation(outcome.translator)
         note(translator=outcome.translator)
-        prompt = check_final_prompt(spec, outcome.final)
+        prompt = check_final_prompt(spec, with_style(outcome.final, req.style))
 
         await progress("generating", {"prompt": prompt, "n": req.n})
         t0 = time.perf_counter()

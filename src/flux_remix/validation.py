@@ -26,7 +26,7 @@ class EffectiveParams:
     width: int
     height: int
     seed: int
-    values: dict[str, Any]  # our param name -> value, for scalar params the model takes
+    values: dict[str, Any]  # our param name -> value: scalar params the model takes, and `style`
     images: dict[str, tuple[InputImage, ...]] = field(default_factory=dict)
 
     def with_seed(self, seed: int) -> EffectiveParams:
@@ -61,6 +61,8 @@ def validate_request(
     check_prompt(spec, req.prompt)
     width, height = _size(spec, req.width, req.height)
     values: dict[str, Any] = {}
+    if req.style is not None:  # stored with the image; its words join the prompt (styles.py)
+        values["style"] = req.style
     for name in _SCALAR_FIELDS:
         given = getattr(req, name)
         param = spec.param(name)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, AUTH
 from tests.servers import in_ci
 from tests.support import ServerThread
 
@@ -111,3 +111,14 @@ def sign_in(page: Any, server: ServerThread, key: str = API_KEY, path: str = "/"
 def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def make(
+    server: ServerThread, prompt: str, *, headers: dict[str, str] = AUTH, **fields: Any
+) -> Any:
+    """Generate through the native API (DreamShaper, URLs); the images of the answer."""
+    body = {"prompt": prompt, "model": "DS-8-CF", "response_format": "url", **fields}
+    with server.client(headers=headers) as c:
+        r = c.post("/api/v1/images", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["images"]

@@ -3,17 +3,9 @@
 import pytest
 
 from tests.conftest import ADMIN, AUTH
-from tests.e2e.conftest import shot, sign_in
+from tests.e2e.conftest import make, shot, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def make(server, prompt, *, headers=AUTH, **fields):
-    body = {"prompt": prompt, "model": "DS-8-CF", "response_format": "url", **fields}
-    with server.client(headers=headers) as c:
-        r = c.post("/api/v1/images", json=body)
-    assert r.status_code == 200, r.text
-    return r.json()["images"]
 
 
 def cards(page):

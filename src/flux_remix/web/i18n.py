@@ -102,6 +102,7 @@ EN: dict[str, str] = {
     "status_generating": "Generating {n} image(s) with {model}…",
     "status_done": "Storing the images…",
     "status_stored": "Done in {s} s.",
+    "status_stored_ms": "Done in {ms} ms.",
     "reconnecting": (
         "Connection lost — reconnecting… The generation continues on the server; its "
         "progress resumes when the connection is back."
@@ -162,6 +163,23 @@ EN: dict[str, str] = {
     "created": "Created",
     "parameters": "Parameters",
     "count": "{n} images",
+    # style presets, the empty results panel, the batch's ZIP, the image viewer
+    "style": "Style",
+    "style_none": "None",
+    "style_adds": "Adds to the prompt: {words}",
+    "empty_recent": "Your recent images",
+    "empty_all": "All history",
+    "empty_examples": "Not sure where to start? Pick one:",
+    "download_zip": "Download all ({n}) as ZIP",
+    "zipping": "Packing the ZIP…",
+    "zip_failed": "Could not make the ZIP: {message}",
+    "viewer": "Image viewer",
+    "view_full": "View full size",
+    "previous": "Previous image",
+    "next": "Next image",
+    "viewer_count": "{i} of {n}",
+    "viewer_keys": "← → to browse · Esc to close",
+    "demo_banner_short": "Offline emulator images, not AI output",
 }
 
 ZH: dict[str, str] = {
@@ -245,6 +263,7 @@ ZH: dict[str, str] = {
     "status_generating": "正在用 {model} 生成 {n} 张图片…",
     "status_done": "正在保存图片…",
     "status_stored": "完成，用时 {s} 秒。",
+    "status_stored_ms": "完成，用时 {ms} 毫秒。",
     "reconnecting": "连接中断，正在重连…服务器上的生成仍在继续，连接恢复后进度会自动接上。",
     "resumed": "连接已恢复，进度继续。",
     "job_lost": "服务器上已找不到这次生成（可能已重启）。请重试。",
@@ -297,9 +316,41 @@ ZH: dict[str, str] = {
     "created": "创建时间",
     "parameters": "参数",
     "count": "{n} 张图片",
+    "style": "风格",
+    "style_none": "无",
+    "style_adds": "会在提示词后加上：{words}",
+    "empty_recent": "最近的图片",
+    "empty_all": "全部历史",
+    "empty_examples": "不知道从哪里开始？选一个试试：",
+    "download_zip": "打包下载全部 {n} 张（ZIP）",
+    "zipping": "正在打包 ZIP…",
+    "zip_failed": "无法打包 ZIP：{message}",
+    "viewer": "图片查看器",
+    "view_full": "查看大图",
+    "previous": "上一张",
+    "next": "下一张",
+    "viewer_count": "第 {i} / {n} 张",
+    "viewer_keys": "← → 切换 · Esc 关闭",
+    "demo_banner_short": "离线模拟器绘制的图片，并非 AI 生成",
 }
 
 MESSAGES: dict[Lang, dict[str, str]] = {"en": EN, "zh": ZH}
+
+# Example prompts for a results panel with no images yet: (prompt, style preset or None)
+EXAMPLES: dict[Lang, tuple[tuple[str, str | None], ...]] = {
+    "en": (
+        ("A lighthouse on a cliff at sunset, waves crashing below", "oil-painting"),
+        ("A cute cat basking in the sun on a windowsill", "photo"),
+        ("A cozy reading nook with plants and a warm lamp", "watercolor"),
+        ("A red fox in fresh snow, morning mist", "cinematic"),
+    ),
+    "zh": (
+        ("夕阳下悬崖上的灯塔，海浪拍打着礁石", "oil-painting"),
+        ("一只可爱的猫咪在窗台上晒太阳", "photo"),
+        ("摆满绿植、亮着暖光台灯的阅读角", "watercolor"),
+        ("晨雾中雪地里的一只红狐狸", "cinematic"),
+    ),
+}
 
 
 def pick_language(request: Request) -> Lang:

@@ -22,9 +22,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from flux_remix import __version__
 from flux_remix.errors import AuthenticationError
 from flux_remix.schemas import MAX_IMAGES_PER_REQUEST
+from flux_remix.styles import STYLES
 from flux_remix.web.assets import assets_of
 from flux_remix.web.deps import Caller, RuntimeDep, caller_of, identify
-from flux_remix.web.i18n import MESSAGES, pick_language, pick_theme
+from flux_remix.web.i18n import EXAMPLES, MESSAGES, Lang, pick_language, pick_theme
+from flux_remix.web.model_words import localize
 from flux_remix.web.models_view import describe_models
 from flux_remix.web.session import (
     LOGIN_COOKIE,
@@ -104,6 +106,11 @@ def model_groups(models: list[dict[str, Any]]) -> list[tuple[str, list[dict[str,
     return list(groups.items())
 
 
+def styles_of(lang: Lang) -> list[dict[str, str]]:
+    """The style presets as the page offers them: id, name in `lang`, the words they add."""
+    return [{"id": s.id, "name": s.name(lang), "words": s.words} for s in STYLES]
+
+
 def render(
     request: Request,
     runtime: RuntimeDep,
@@ -159,13 +166,15 @@ async def generate_page(request: Request, runtime: RuntimeDep) -> Response:
     caller, session = await page_caller(request, runtime)
     if caller is None:
         return to_signin(request)
-    models = describe_models(runtime.catalog)
+    lang = pick_language(request)
+    models = localize(describe_models(runtime.catalog), lang)
     default_model = runtime.service.resolve_model(None).id
     data = {
         "models": models,
         "defaultModel": default_model,
         "maxImages": MAX_IMAGES_PER_REQUEST,
         "rerun": request.query_params.get("rerun"),
+        "styles": styles_of(lang),
     }
     return render(
         request,
@@ -181,6 +190,8 @@ async def generate_page(request: Request, runtime: RuntimeDep) -> Response:
         default_model=default_model,
         max_n=MAX_IMAGES_PER_REQUEST,
         translate_default=runtime.settings.translate_default,
+        styles=styles_of(lang),
+        examples=EXAMPLES[lang],
     )
 
 
@@ -189,10 +200,12 @@ async def history_page(request: Request, runtime: RuntimeDep) -> Response:
     caller, session = await page_caller(request, runtime)
     if caller is None:
         return to_signin(request)
-    models = describe_models(runtime.catalog)
+    lang = pick_language(request)
+    models = localize(describe_models(runtime.catalog), lang)
     data = {
         "pageSize": HISTORY_PAGE_SIZE,
         "models": [{"id": m["id"], "name": m["name"]} for m in models],
+        "styles": styles_of(lang),
     }
     return render(
         request,

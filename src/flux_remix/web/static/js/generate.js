@@ -3,6 +3,8 @@
 import { api, apiError, copyText, describeError, el, page, t, toast } from "./common.js";
 import { follow } from "./progress.js";
 import { buildParams, readParams, setParamValues } from "./params.js";
+import { openViewer } from "./lightbox.js";
+import { save, zip } from "./zip.js";
 
 const models = new Map(page.models.map((m) => [m.id, m]));
 const form = document.getElementById("gen-form");
@@ -21,6 +23,12 @@ const formError = document.getElementById("form-error");
 const status = document.getElementById("status");
 const grid = document.getElementById("result-grid");
 const summary = document.getElementById("result-summary");
+const emptyState = document.getElementById("empty-state");
+const stages = document.getElementById("stages");
+const zipButton = document.getElementById("download-zip");
+const batchActions = document.getElementById("batch-actions");
+const batchBar = document.getElementById("batch-bar");
+const styleHint = document.getElementById("style-hint");
 const JOB_KEY = "flux-remix-job";
 
 const ASPECTS = [
@@ -198,6 +206,85 @@ function translatorName(translator, enhanced) {
   return enhanced ? `${name} + ${t("enhance")}` : name;
 }
 
+// --- style presets ------------------------------------------------------------------------
+
+function chosenStyle() {
+  return document.querySelector('input[name="style"]:checked')?.value ?? "";
+}
+
+function setStyle(id) {
+  const radio = document.getElementById(id ? `style-${id}` : "style-none");
+  if (radio) radio.checked = true;
+  showStyleWords();
+}
+
+function showStyleWords() {
+  const radio = document.querySelector('input[name="style"]:checked');
+  const words = radio?.dataset.words;
+  styleHint.hidden = !words;
+  styleHint.textContent = words ? t("style_adds", { words }) : "";
+}
+
+// --- before the first image: recent images, or example prompts ----------------------------
+
+function viewerItem(image, prompt, filename) {
+  return {
+    url: image.url,
+    width: image.width,
+    height: image.height,
+    alt: prompt,
+    caption: prompt,
+    filename,
+  };
+}
+
+async function showEmptyState() {
+  let recent = [];
+  try {
+    recent = (await api("/api/v1/images?limit=8")).images;
+  } catch {
+    recent = []; // no history here (or not reachable): the examples still help
+  }
+  if (current || emptyState.hidden) return; // a generation started meanwhile
+  if (!recent.length) {
+    document.getElementById("examples").hidden = false;
+    return;
+  }
+  const items = recent.map((r) => viewerItem(r, r.prompt, fileName(r.id, r.mime_type)));
+  const list = document.getElementById("recent-grid");
+  list.replaceChildren(
+    ...recent.map((record, i) => {
+      const button = el("button", {
+        type: "button",
+        class: "thumb",
+        title: record.prompt,
+        "aria-label": `${t("view_full")}: ${record.prompt}`,
+        onclick: () => openViewer(items, i, button),
+      }, el("img", {
+        src: record.url,
+        width: record.width,
+        height: record.height,
+        alt: record.prompt,
+      }));
+      return el("li", {}, button);
+    }),
+  );
+  document.getElementById("recent").hidden = false;
+}
+
+/** `flux-remix-{id}.png`, or `flux-remix-{n}-{id}.png` as the n-th image of a ZIP. */
+function fileName(imageId, mime, n = 0) {
+  const ext = mime === "image/jpeg" ? "jpg" : "png";
+  return `flux-remix-${n ? `${n}-` : ""}${imageId.slice(0, 12)}.${ext}`;
+}
+
+/** The results panel before any generation (`empty`), or following one. */
+function showEmpty(empty) {
+  emptyState.hidden = !empty;
+  stages.hidden = empty;
+  batchBar.hidden = empty;
+}
+
 // --- errors ---------------------------------------------------------------------------------
 
 function clearFieldErrors() {
@@ -256,6 +343,8 @@ async function requestBody() {
     body.width = w; // a size the user chose; otherwise the server decides (and reads "16:9" hints)
     body.height = h;
   }
+  const style = chosenStyle();
+  if (style) body.style = style; // its words join the prompt on the server (shown in the hint)
   if (seedInput.value !== "" && !seedInput.closest(".seed-field").hidden) {
     body.seed = Number(seedInput.value);
   }
@@ -302,6 +391,7 @@ async function generate() {
   clearFieldErrors();
   if (!promptBox.value.trim()) return showFieldError("prompt", t("err_required"));
   if (current) return;
+  const started = Date.now(); // the click: "Done in" counts from here to the stored images
   setBusy(true);
   let body;
   try {
@@ -322,9 +412,11 @@ async function generate() {
   }
   try {
     const job = await api("/api/v1/jobs", { method: "POST", body });
-    current = { id: job.id, original: promptBox.value.trim(), badge, w, h, n: body.n };
+    current = { id: job.id, original: promptBox.value.trim(), badge, w, h, n: body.n, started };
     sessionStorage.setItem(JOB_KEY, JSON.stringify(current));
     summary.textContent = "";
+    batchActions.hidden = true;
+    showEmpty(false);
     status.classList.remove("error");
     showPrompts(current.original, "…", "");
     reserve(body.n, w, h);
@@ -410,9 +502,18 @@ function showResult(result) {
   showPrompts(original, result.final_prompt, badge);
   grid.replaceChildren();
   grid.dataset.count = String(result.images.length);
-  for (const image of result.images) grid.append(card(result, image));
-  const seconds = ((result.timings?.total_ms ?? 0) / 1000).toFixed(1);
-  status.textContent = t("status_stored", { s: seconds });
+  const items = result.images.map((image) =>
+    viewerItem(image, result.prompt, fileName(image.id, image.mime_type)));
+  result.images.forEach((image, i) => grid.append(card(result, image, items, i)));
+  // from the click to the stored images, as the person waited (the server's total_ms leaves
+  // out the request, the queue and the stream, and is near 0 for a cached image)
+  const elapsed = current?.started ? Date.now() - current.started : (result.timings?.total_ms ?? 0);
+  status.textContent = elapsed < 1000
+    ? t("status_stored_ms", { ms: Math.max(1, Math.round(elapsed)) })
+    : t("status_stored", { s: (elapsed / 1000).toFixed(1) });
+  status.dataset.elapsedMs = String(Math.round(elapsed));
+  offerZip(result);
+  revealResult();
   const parts = [t("neurons_total", { neurons: result.neurons })];
   if (result.cache === "hit") parts.push(t("cache_hit"));
   if (result.errors?.length) {
@@ -427,11 +528,63 @@ function showResult(result) {
   summary.textContent = parts.join(" · ");
 }
 
+/** Phones: the results sit below the form, so bring the finished images into view. */
+function revealResult() {
+  if (!matchMedia("(max-width: 919px)").matches) return; // side by side (app.css): in view
+  const box = grid.getBoundingClientRect();
+  if (box.top < 0 || box.top > innerHeight * 0.5) {
+    const behavior = matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+    // the summary and ZIP button just above the images, then the images
+    batchBar.scrollIntoView({ behavior, block: "start" });
+  }
+}
+
+function offerZip(result) {
+  const count = result.images.length;
+  batchActions.hidden = count < 2;
+  zipButton.textContent = t("download_zip", { n: count });
+  zipButton.onclick = () => downloadZip(result);
+}
+
+/** The batch's stored images as one ZIP, packed in the browser from their URLs. */
+async function downloadZip(result) {
+  zipButton.disabled = true;
+  zipButton.textContent = t("zipping");
+  try {
+    const files = await Promise.all(
+      result.images.map(async (image, i) => {
+        // this server's own path: PUBLIC_BASE_URL may name another origin (CSP, CORS)
+        const response = await fetch(new URL(image.url, location.href).pathname);
+        if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+        const data = new Uint8Array(await response.arrayBuffer());
+        return { name: fileName(image.id, image.mime_type, i + 1), data };
+      }),
+    );
+    save(zip(files), `flux-remix-${result.id.slice(0, 12)}.zip`);
+  } catch (err) {
+    toast(t("zip_failed", { message: err.message }));
+  } finally {
+    zipButton.disabled = false;
+    zipButton.textContent = t("download_zip", { n: result.images.length });
+  }
+}
+
 /** A result card; without `result`, the same card as a placeholder of the same size. */
-function card(result, image) {
+function card(result, image, items = [], index = 0) {
   const ext = image.mime_type === "image/jpeg" ? "jpg" : "png";
   const frame = result
-    ? el("a", { class: "frame", href: image.url, target: "_blank", rel: "noopener" },
+    ? el("a", {
+      class: "frame",
+      href: image.url,
+      target: "_blank",
+      rel: "noopener",
+      title: t("view_full"),
+      onclick: (event) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // a new tab
+        event.preventDefault();
+        openViewer(items, index, event.currentTarget);
+      },
+    },
       el("img", {
         src: image.url,
         width: image.width,
@@ -464,7 +617,9 @@ function card(result, image) {
   );
   const meta = el("p", { class: "meta" },
     t("meta_line", { w: image.width, h: image.height, seed: image.seed, neurons: image.neurons }));
-  return el("figure", { class: "card" }, frame, el("figcaption", {}, meta, actions));
+  const figure = el("figure", { class: "card" }, frame, el("figcaption", {}, meta, actions));
+  figure.style.setProperty("--ratio", String(image.width / image.height)); // fitted (app.css)
+  return figure;
 }
 
 // --- re-run from history, and resuming a generation after a reload --------------------------
@@ -482,6 +637,7 @@ async function prefill(imageId) {
       syncAspect();
     }
     seedInput.value = record.seed;
+    setStyle(p.style ?? "");
     setParamValues(spec(), p);
     promptBox.focus();
   } catch (err) {
@@ -495,11 +651,14 @@ async function resume() {
   try {
     current = JSON.parse(saved);
     const job = await api(`/api/v1/jobs/${encodeURIComponent(current.id)}`);
+    showEmpty(false);
     reserve(current.n ?? 1, current.w ?? 1024, current.h ?? 1024);
     track(job);
   } catch {
     sessionStorage.removeItem(JOB_KEY);
     current = null;
+    showEmpty(true);
+    showEmptyState();
   }
 }
 
@@ -534,6 +693,20 @@ form.addEventListener("keydown", (event) => {
 const mac = /Mac|iPhone|iPad/.test(navigator.platform);
 for (const kbd of document.querySelectorAll("[data-mod-key]")) kbd.textContent = mac ? "⌘" : "Ctrl";
 
+for (const radio of document.querySelectorAll('input[name="style"]')) {
+  radio.addEventListener("change", showStyleWords);
+}
+for (const example of document.querySelectorAll("button.example")) {
+  example.addEventListener("click", () => {
+    promptBox.value = example.dataset.prompt;
+    setStyle(example.dataset.style);
+    clearFieldErrors();
+    promptBox.focus();
+  });
+}
+
 renderModel();
+showStyleWords();
 if (page.rerun) prefill(page.rerun);
 else resume();
+if (!sessionStorage.getItem(JOB_KEY)) showEmptyState();

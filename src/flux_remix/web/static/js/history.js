@@ -13,6 +13,8 @@ const dialog = document.getElementById("detail");
 
 const state = { cursor: null, done: false, loading: false, generation: 0, shown: 0 };
 const records = new Map();
+const modelNames = new Map(page.models.map((m) => [m.id, m.name])); // in the page's language
+const styleNames = new Map((page.styles ?? []).map((s) => [s.id, s.name]));
 let opener = null; // the card button that opened the detail view, focused again on close
 
 function query() {
@@ -110,8 +112,12 @@ function card(record) {
     button,
     el("p", { class: "caption", title: record.prompt }, record.prompt),
     el("p", { class: "meta" },
-      el("span", {}, record.model_name), el("time", { datetime: record.created }, formatDate(record.created))),
+      el("span", {}, modelName(record)), el("time", { datetime: record.created }, formatDate(record.created))),
   );
+}
+
+function modelName(record) {
+  return modelNames.get(record.model) ?? record.model_name;
 }
 
 const SHOWN = ["model_name", "width", "height", "seed", "steps", "guidance", "negative_prompt",
@@ -135,7 +141,8 @@ function openDetail(id, from) {
   const params = document.getElementById("detail-params");
   params.replaceChildren();
   const values = { ...record.params, ...record };
-  const rows = [[t("created"), formatDate(record.created)], [t("model"), values.model_name]];
+  const rows = [[t("created"), formatDate(record.created)], [t("model"), modelName(record)]];
+  if (values.style) rows.push([t("style"), styleNames.get(values.style) ?? values.style]);
   for (const name of SHOWN.slice(1)) {
     const value = values[name];
     if (value === undefined || value === null || value === "") continue;
@@ -147,7 +154,18 @@ function openDetail(id, from) {
   download.href = record.url;
   download.download = `flux-remix-${record.seed}.${record.mime_type === "image/jpeg" ? "jpg" : "png"}`;
   document.getElementById("detail-rerun").href = `/?rerun=${encodeURIComponent(record.id)}`;
-  dialog.showModal();
+  if (!dialog.open) dialog.showModal();
+}
+
+/** ← and → in the detail view: the previous or next image of the gallery. */
+function step(event) {
+  if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+  if (event.target.closest?.("input, textarea, select")) return;
+  const item = gallery.querySelector(`li[data-id="${CSS.escape(dialog.dataset.id ?? "")}"]`);
+  const next = event.key === "ArrowLeft" ? item?.previousElementSibling : item?.nextElementSibling;
+  if (!next) return;
+  event.preventDefault();
+  openDetail(next.dataset.id, next.querySelector("button.thumb"));
 }
 
 async function deleteCurrent() {
@@ -193,6 +211,7 @@ dialog.addEventListener("click", (event) => {
   if (event.target === dialog) dialog.close(); // a click on the backdrop
 });
 dialog.addEventListener("close", () => opener?.focus());
+dialog.addEventListener("keydown", step);
 
 new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting)) loadMore();
