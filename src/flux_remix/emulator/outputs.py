@@ -18,8 +18,8 @@ from flux_remix.emulator.images import RenderRequest
 from flux_remix.emulator.models import ModelSpec
 from flux_remix.emulator.pricing import Usage, count_tokens
 from flux_remix.emulator.source_images import SourceImage, reference_images, sd_mask, sd_source
-from flux_remix.emulator.validate import BadInput
 from flux_remix.emulator.state import EmulatorState
+from flux_remix.emulator.validate import BadInput
 
 ENGLISH = ("en", "eng", "english")
 M2M100_LANGUAGES = {
