@@ -22,6 +22,7 @@ from flux_remix.catalog import RETIRED_TEXT_MODELS, Catalog, build_catalog
 from flux_remix.errors import ConfigError, UnknownModelError
 from flux_remix.keys import Keys, open_keys
 from flux_remix.metrics import Metrics
+from flux_remix.openai_aliases import check_openai_aliases
 from flux_remix.prompts import build_pipeline
 from flux_remix.redis_client import open_redis
 from flux_remix.service import ImageService
@@ -55,6 +56,7 @@ def check_catalog(settings: Settings) -> Catalog:
         catalog.resolve(settings.effective_default_model)
     except UnknownModelError as exc:
         raise ConfigError(f"invalid configuration: DEFAULT_MODEL: {exc.message}") from None
+    check_openai_aliases(settings, catalog)
     retired = RETIRED_TEXT_MODELS.get(settings.translate_model)
     uses_it = settings.translator == "llm" and not settings.use_external_api
     if retired and uses_it:

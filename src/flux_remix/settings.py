@@ -67,6 +67,9 @@ class Settings(BaseModel):
     )
     flux_num_steps: int = Field(default=4, ge=1, le=8, alias="FLUX_NUM_STEPS")
     customer_model_map: dict[str, str] = Field(default_factory=dict, alias="CUSTOMER_MODEL_MAP")
+    openai_model_aliases: dict[str, str] = Field(
+        default_factory=dict, alias="FLUX_REMIX_OPENAI_MODEL_ALIASES"
+    )  # on top of OPENAI_MODEL_ALIASES (see openai_aliases.py)
     default_model: str | None = Field(default=None, alias="DEFAULT_MODEL")
     cf_api_base: str = Field(default=DEFAULT_API_BASE, alias="CF_API_BASE")
     data_dir: Path = Field(default_factory=lambda: _default_data_dir(), alias="FLUX_REMIX_DATA_DIR")
@@ -190,7 +193,7 @@ class Settings(BaseModel):
             return _bool_word(value, "expected true or false")
         return value
 
-    @field_validator("customer_model_map", mode="before")
+    @field_validator("customer_model_map", "openai_model_aliases", mode="before")
     @classmethod
     def _parse_map(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -28,6 +28,7 @@ from flux_remix.web.routes import (
     keys,
     native,
     openai_chat,
+    openai_edits,
     openai_images,
     openai_models,
     ops,
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     # the generation routes first: a request is matched against the routes in this order
     for router in (
         openai_images.router,
+        openai_edits.router,
         original.router,
         openai_chat.router,
         native.router,
