@@ -30,6 +30,7 @@ from flux_remix.errors import InvalidParameterError
 from flux_remix.schemas import MAX_IMAGES_PER_REQUEST, ImageRequest
 from flux_remix.service import ImageService
 from flux_remix.web.a1111_shapes import Img2ImgBody, Txt2ImgBody
+from flux_remix.web.openai_params import parameter_error
 
 IMG2IMG = "@cf/runwayml/stable-diffusion-v1-5-img2img"
 INPAINTING = "@cf/runwayml/stable-diffusion-v1-5-inpainting"
@@ -88,9 +89,7 @@ def image_request(spec: ModelSpec, body: Txt2ImgBody, notes: list[str]) -> Image
     try:
         return ImageRequest(**fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise InvalidParameterError(field, f"{field}: {first.get('msg', 'invalid')}") from None
+        raise parameter_error(exc) from None
 
 
 def _size(spec: ModelSpec, body: Txt2ImgBody, notes: list[str]) -> dict[str, int]:

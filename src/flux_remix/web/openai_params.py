@@ -128,13 +128,18 @@ def image_request(
             **(inputs or {}),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise InvalidParameterError(field, f"{field}: {first.get('msg', 'invalid')}") from None
+        raise parameter_error(exc) from None
     ignored = fields.ignored_fields()
     if ignored:
         notes.append(f"not used by flux-remix: {', '.join(ignored)}")
     return req, notes
+
+
+def parameter_error(exc: ValidationError) -> InvalidParameterError:
+    """A pydantic validation error as an `InvalidParameterError` naming its first field."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    return InvalidParameterError(field, f"{field}: {first.get('msg', 'invalid')}")
 
 
 def openai_images_answer(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,34 +82,23 @@ async def sd_models(service: ServiceDep) -> list[dict[str, Any]]:
     return [shapes.sd_model_item(spec) for spec in service.catalog]
 
 
-@router.get("/samplers")
-async def samplers() -> list[dict[str, Any]]:
-    return shapes.SAMPLERS
+def _constant(value: Any) -> Callable[[], Awaitable[Any]]:
+    async def answer() -> Any:
+        return value
+
+    return answer
 
 
-@router.get("/schedulers")
-async def schedulers() -> list[dict[str, Any]]:
-    return shapes.SCHEDULERS
-
-
-@router.get("/upscalers")
-async def upscalers() -> list[dict[str, Any]]:
-    return shapes.UPSCALERS
-
-
-@router.get("/latent-upscale-modes")
-async def latent_upscale_modes() -> list[dict[str, str]]:
-    return shapes.LATENT_UPSCALE_MODES
-
-
-@router.get("/sd-vae")
-async def sd_vae() -> list[dict[str, str]]:
-    return shapes.SD_VAES
-
-
-@router.get("/scripts")
-async def scripts() -> dict[str, list[str]]:
-    return shapes.SCRIPTS
+# The lists A1111 clients load to fill their menus (short and truthful, see a1111_shapes.py).
+for _path, _value in (
+    ("/samplers", shapes.SAMPLERS),
+    ("/schedulers", shapes.SCHEDULERS),
+    ("/upscalers", shapes.UPSCALERS),
+    ("/latent-upscale-modes", shapes.LATENT_UPSCALE_MODES),
+    ("/sd-vae", shapes.SD_VAES),
+    ("/scripts", shapes.SCRIPTS),
+):
+    router.add_api_route(_path, _constant(_value), methods=["GET"], name=_path.strip("/"))
 
 
 @router.get("/progress")
@@ -128,20 +118,14 @@ async def interrupt(request: Request, caller: CallerDep) -> dict[str, Any]:
 async def txt2img(
     body: Txt2ImgBody, request: Request, service: ServiceDep, caller: CallerDep
 ) -> dict[str, Any]:
-    notes: list[str] = []
-    spec = _model_for(request, service, caller.key_id, body, notes)
-    spec = mapping.for_txt2img(spec, service.resolve_model(None), notes)
-    return await _generate(request, service, caller.key_id, "txt2img", spec, body, notes)
+    return await _generate(request, service, caller.key_id, "txt2img", body)
 
 
 @router.post("/img2img", response_model=A1111Answer)
 async def img2img(
     body: Img2ImgBody, request: Request, service: ServiceDep, caller: CallerDep
 ) -> dict[str, Any]:
-    notes: list[str] = []
-    spec = _model_for(request, service, caller.key_id, body, notes)
-    spec = mapping.for_img2img(service, spec, body, notes)
-    return await _generate(request, service, caller.key_id, "img2img", spec, body, notes)
+    return await _generate(request, service, caller.key_id, "img2img", body)
 
 
 def _model_for(
@@ -162,10 +146,16 @@ async def _generate(
     service: ImageService,
     key_id: str | None,
     label: str,
-    spec: ModelSpec,
     body: Txt2ImgBody,
-    notes: list[str],
 ) -> dict[str, Any]:
+    """The model for this call (one that takes what the body brings), then the generation as
+    an interruptible in-flight one, answered in A1111's shape."""
+    notes: list[str] = []
+    spec = _model_for(request, service, key_id, body, notes)
+    if isinstance(body, Img2ImgBody):
+        spec = mapping.for_img2img(service, spec, body, notes)
+    else:
+        spec = mapping.for_txt2img(spec, service.resolve_model(None), notes)
     req = mapping.image_request(spec, body, notes)
 
     async def work(progress: Progress) -> Any:

@@ -37,6 +37,7 @@ from flux_remix.web.openai_params import (
     OpenAIImageFields,
     image_request,
     openai_images_answer,
+    parameter_error,
     resolve_openai_model,
 )
 
@@ -120,9 +121,7 @@ def _fields(texts: dict[str, str]) -> EditFields:
     try:
         return EditFields.model_validate(texts)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise InvalidParameterError(field, f"{field}: {first.get('msg', 'invalid')}") from None
+        raise parameter_error(exc) from None
 
 
 def _inputs(
