@@ -30,7 +30,7 @@ EDIT_DEFAULT = "gpt-image-1"
 
 
 def openai_aliases(settings: Settings) -> dict[str, str]:
-    return {**OPENAI_MODEL_ALIASES, **settings.openai_model_aliases}
+    return {**OPENAI_MODEL_ALIASES, **settings.openai_aliases}
 
 
 def openai_model(aliases: Mapping[str, str], name: str | None) -> str | None:

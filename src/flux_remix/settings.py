@@ -71,7 +71,7 @@ class Settings(BaseModel):
         default=(), alias="FLUX_REMIX_EXTRA_MODELS"
     )  # models by family (model_families.py)
     discover_models: bool = Field(default=False, alias="FLUX_REMIX_DISCOVER_MODELS")
-    openai_model_aliases: dict[str, str] = Field(
+    openai_aliases: dict[str, str] = Field(
         default_factory=dict, alias="FLUX_REMIX_OPENAI_MODEL_ALIASES"
     )  # on top of OPENAI_MODEL_ALIASES (see openai_aliases.py)
     default_model: str | None = Field(default=None, alias="DEFAULT_MODEL")
@@ -208,7 +208,7 @@ class Settings(BaseModel):
             return _bool_word(value, "expected true or false")
         return value
 
-    @field_validator("customer_model_map", "openai_model_aliases", mode="before")
+    @field_validator("customer_model_map", "openai_aliases", mode="before")
     @classmethod
     def _parse_map(cls, value: Any) -> Any:
         if isinstance(value, str):
