@@ -5,6 +5,7 @@ the refusal of proxied third-party ids (no `@cf/`, contract section 12)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -139,3 +140,17 @@ def test_is_past():
     today = dt.date(2026, 12, 7)
     assert is_past("2026-01-15", today) and not is_past("2027-01-01", today)
     assert not is_past(None, today) and not is_past("soon", today)
+
+
+def test_the_models_command_previews_discovery_as_a_user_runs_it(tmp_path, preview_emulator):
+    from tests.conftest import account_list
+    from tests.test_cli import clean_env, run
+
+    env = clean_env(tmp_path, CF_ACCOUNT_LIST=account_list(), CF_API_BASE=preview_emulator.base_url)
+    r = run(["models", "--discover", "--json"], env)
+    assert r.returncode == 0, r.stderr
+    found = {m["id"]: m for m in json.loads(r.stdout)}
+    assert found[OLD]["deprecated"] is True and "skipped" in found[PROXIED]
+    table = run(["models", "--discover"], {**env, "COLUMNS": "200"})
+    assert "(discovered)" in table.stdout and "skipped black-forest-labs" in table.stdout
+    assert "tok-" not in r.stdout + r.stderr + table.stdout + table.stderr  # no token shown
