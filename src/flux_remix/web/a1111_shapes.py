@@ -146,7 +146,7 @@ def progress(running: list[Running]) -> dict[str, Any]:
     }
 
 
-def info(g: Generation, body: Txt2ImgBody, spec: ModelSpec, notes: list[str]) -> str:
+def info(g: Generation, spec: ModelSpec, notes: list[str]) -> str:
     """The `info` JSON string A1111 answers with (`Processed.js()`), for what flux-remix made."""
     params = g.params
     seeds = [i.seed for i in g.images]

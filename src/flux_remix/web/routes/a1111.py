@@ -169,5 +169,5 @@ async def _generate(
     return {
         "images": [image.as_base64() for image in g.images],
         "parameters": shapes.parameters(body),
-        "info": shapes.info(g, body, spec, notes),
+        "info": shapes.info(g, spec, notes),
     }
