@@ -99,6 +99,20 @@ def test_a_mask_goes_to_sd15_inpainting_in_its_convention(client, emulator):
     assert {"image_b64", "mask"} <= set(call.fields)
 
 
+def test_img2img_with_a_mask_is_inpainting(client, emulator):
+    result = client.images.edit(
+        model=IMG2IMG,
+        image=("room.png", picture(64, 64), "image/png"),
+        mask=("mask.png", openai_mask(64, 64), "image/png"),
+        prompt="a window",
+    )
+    effective = result.model_extra["flux_remix"]
+    assert effective["model"] == "@cf/runwayml/stable-diffusion-v1-5-inpainting"
+    assert any("with a mask: used" in n for n in effective["notes"])
+    (call,) = image_calls(emulator)
+    assert "mask" in call.fields
+
+
 def test_without_a_model_a_mask_means_inpainting(client, emulator):
     result = client.images.edit(
         image=("room.png", picture(64, 64), "image/png"),
@@ -127,7 +141,6 @@ def test_converted_mask_is_white_where_openai_mask_is_transparent():
         ("flux-2-klein-4b", 5, False, "image", "at most 4 images"),
         ("flux-2-klein-4b", 1, True, "mask", "takes no mask"),
         (IMG2IMG, 2, False, "image", "takes one image"),
-        (IMG2IMG, 1, True, "mask", "takes no mask"),
         (INPAINT, 1, False, "mask", "needs mask"),
         (IMG2IMG, 0, False, "image", "image is required"),
     ],

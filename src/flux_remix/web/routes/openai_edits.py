@@ -7,7 +7,7 @@ Fields: `image` (one file) or `image[]` (several), optional `mask`, `prompt`, `m
 | model                          | images                    | mask                             |
 |--------------------------------|---------------------------|----------------------------------|
 | FLUX.2 dev / klein             | 1-4 reference images      | refused                          |
-| SD 1.5 img2img                 | exactly one (+ strength)  | refused: use the inpainting model|
+| SD 1.5 img2img                 | exactly one (+ strength)  | switches to SD 1.5 inpainting    |
 | SD 1.5 inpainting              | exactly one               | required; OpenAI's convention    |
 |                                |                           | (transparent = edit) converted   |
 
@@ -100,6 +100,10 @@ async def edit_images(request: Request, service: ServiceDep, caller: CallerDep) 
         fields.model = INPAINTING if mask is not None else EDIT_DEFAULT
     _, spec = resolve_openai_model(service, fields.model)
     notes: list[str] = []
+    if mask is not None and spec.param("image") is not None and spec.param("mask") is None:
+        notes.append(f"{spec.short_id} with a mask: used {INPAINTING}")
+        fields.model = INPAINTING  # SD 1.5 img2img with a mask is SD 1.5 inpainting
+        _, spec = resolve_openai_model(service, fields.model)
     inputs = _inputs(spec, uploads, mask, notes, ImageLimits.of(service.settings))
     if fields.strength is not None:
         inputs["strength"] = fields.strength
@@ -158,10 +162,6 @@ def _inputs(
         )
     inputs: dict[str, Any] = {"image": images[0]}
     if mask is not None:
-        if spec.param("mask") is None:
-            raise InvalidParameterError(
-                "mask", f"{spec.name} takes no mask; for inpainting use model={INPAINTING}"
-            )
         converted, note = openai_mask(decode_image("mask", mask, limits))
         inputs["mask"] = b64.encode(converted.data)
         notes.append(note)
