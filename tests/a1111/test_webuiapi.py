@@ -65,6 +65,17 @@ def test_img2img_with_denoising_strength_and_a_mask(app_server, emulator):
     assert {"image_b64", "mask", "strength"} <= set(image_calls(emulator)[-1].fields)
 
 
+def test_img2img_on_a_flux2_checkpoint_sends_reference_images(app_server, emulator):
+    client = api(app_server)
+    client.util_set_model("flux-2-klein-4b")
+    pictures = [Image.new("RGB", (64, 64), c) for c in ((200, 10, 10), (10, 200, 10))]
+    result = client.img2img(images=pictures, prompt="both together", width=512, height=512)
+    assert result.info["sd_model_name"] == "flux-2-klein-4b"
+    assert any("takes no denoising_strength" in n for n in result.info["notes"])
+    (call,) = image_calls(emulator)
+    assert {"input_image_0", "input_image_1"} <= set(call.fields)
+
+
 def test_progress_is_idle_then_running_with_the_stage_and_interrupt_cancels(app_server, emulator):
     client = api(app_server)
     idle = client.get_progress()
