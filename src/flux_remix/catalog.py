@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from flux_remix.errors import ConfigError, UnknownModelError
+from flux_remix.errors import ConfigError, ProxiedModelError, UnknownModelError
 
 Body = Literal["json", "multipart"]
 Output = Literal["json_b64", "binary"]
@@ -79,6 +79,8 @@ class ModelSpec:
     description: str = ""
     beta: bool = False
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    origin: Literal["builtin", "config", "discovered"] = "builtin"  # see model_families.py
+    deprecated: str | None = None  # Cloudflare's planned deprecation date (YYYY-MM-DD)
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -416,6 +418,12 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._models)
 
+    def add(self, spec: ModelSpec) -> None:
+        """One more model (a discovered one), unless the catalog already has its id."""
+        if spec.id not in self._models:
+            self._models[spec.id] = spec
+            self._aliases.setdefault(spec.short_id, spec.id)
+
     def resolve(self, name: str) -> ModelSpec:
         """A model by upstream id, alias or short id (case-insensitive for aliases)."""
         name = name.strip()
@@ -426,6 +434,8 @@ class Catalog:
             lowered = {k.lower(): v for k, v in self._aliases.items()}
             target = lowered.get(name.lower())
         if target is None:
+            if "/" in name and not name.startswith("@"):
+                raise ProxiedModelError(name)  # contract §12: not a Workers AI model
             raise UnknownModelError(name, sorted(self.public_aliases()))
         return self._models[target]
 
@@ -439,9 +449,14 @@ class Catalog:
         return {a: t for a, t in self._aliases.items() if a not in shorts}
 
 
-def build_catalog(customer_model_map: Mapping[str, str], flux_steps: int = 4) -> Catalog:
-    """The built-in models plus the original aliases and `CUSTOMER_MODEL_MAP` on top."""
-    models = builtin_models(flux_steps)
+def build_catalog(
+    customer_model_map: Mapping[str, str],
+    flux_steps: int = 4,
+    extra: Iterable[ModelSpec] = (),
+) -> Catalog:
+    """The built-in models (and `extra` ones, FLUX_REMIX_EXTRA_MODELS) plus the original
+    aliases and `CUSTOMER_MODEL_MAP` on top."""
+    models = (*builtin_models(flux_steps), *extra)
     known = {m.id for m in models}
     for alias, target in customer_model_map.items():
         if target not in known:

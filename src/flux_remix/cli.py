@@ -248,11 +248,22 @@ def models(
     server: ServerOpt = None,
     key: KeyOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    discover: Annotated[
+        bool,
+        typer.Option(
+            "--discover",
+            help="Preview the account's image models the catalog lacks (models/search, schema).",
+        ),
+    ] = False,
 ) -> None:
     """List the models with their parameters, limits and prices."""
     from flux_remix.commands import models as m
 
     try:
+        if discover:
+            found = asyncio.run(m.discover_models(load_settings()))
+            emit(found, as_json, lambda v: m.print_discovered(out, v))
+            return
         described = m.remote_models(server, key) if server else m.local_models(load_settings())
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None

@@ -6,6 +6,7 @@
     │   ├── InvalidParameterError     a field outside the model's limits (422, names field + limit)
     │   │   └── PayloadTooLargeError  a body, upload or image over a size limit (413)
     │   ├── UnknownModelError         no such model or alias (404)
+    │   │   └── ProxiedModelError     a third-party model id without `@cf/` (404)
     │   ├── AuthenticationError       missing or wrong API key (401)
     │   ├── PermissionDeniedError     a valid key without the needed role (403)
     │   ├── NotFoundError             no such image, or not one this key may see (404)
@@ -73,6 +74,22 @@ class UnknownModelError(RequestError):
         hint = f" Known models: {', '.join(known)}." if known else ""
         super().__init__(f"Unknown model '{model}'.{hint}")
         self.model = model
+
+
+class ProxiedModelError(UnknownModelError):
+    """A model id without `@cf/`: Cloudflare's catalog lists third-party models proxied through
+    AI Gateway under such ids, paid from credits, not free neurons (contract section 12)."""
+
+    kind = "proxied_model"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(model)
+        self.message = (
+            f"'{model}' is not a Workers AI model: ids without '@cf/' name third-party models "
+            "that Cloudflare proxies through AI Gateway and bills from paid credits, not the free "
+            "daily neurons. flux-remix runs Workers AI models only; use an '@cf/...' id."
+        )
+        self.args = (self.message,)
 
 
 class PayloadTooLargeError(InvalidParameterError):

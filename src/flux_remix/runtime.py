@@ -19,9 +19,12 @@ from redis.asyncio import Redis
 from flux_remix.accounts import AccountPool
 from flux_remix.accounts.setup import open_pool
 from flux_remix.catalog import RETIRED_TEXT_MODELS, Catalog, build_catalog
+from flux_remix.discovery import add_discovered
 from flux_remix.errors import ConfigError, UnknownModelError
 from flux_remix.keys import Keys, open_keys
 from flux_remix.metrics import Metrics
+from flux_remix.model_families import extra_models
+from flux_remix.openai_aliases import check_openai_aliases
 from flux_remix.prompts import build_pipeline
 from flux_remix.redis_client import open_redis
 from flux_remix.service import ImageService
@@ -50,11 +53,13 @@ class Runtime:
 
 def check_catalog(settings: Settings) -> Catalog:
     """Build the catalog and check the default model, as start-up configuration checks."""
-    catalog = build_catalog(settings.customer_model_map, settings.flux_num_steps)
+    extra = extra_models(settings.extra_models)
+    catalog = build_catalog(settings.customer_model_map, settings.flux_num_steps, extra)
     try:
         catalog.resolve(settings.effective_default_model)
     except UnknownModelError as exc:
         raise ConfigError(f"invalid configuration: DEFAULT_MODEL: {exc.message}") from None
+    check_openai_aliases(settings, catalog)
     retired = RETIRED_TEXT_MODELS.get(settings.translate_model)
     uses_it = settings.translator == "llm" and not settings.use_external_api
     if retired and uses_it:
@@ -121,6 +126,8 @@ async def open_runtime(
             direct=direct,
         )
         pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
+        if settings.discover_models:  # opt-in: the account's image models the catalog lacks
+            await add_discovered(client, settings.accounts[0], catalog)
         prompts = build_pipeline(settings, client, pool, http, redis)
         service = ImageService(
             settings,

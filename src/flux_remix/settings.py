@@ -67,6 +67,13 @@ class Settings(BaseModel):
     )
     flux_num_steps: int = Field(default=4, ge=1, le=8, alias="FLUX_NUM_STEPS")
     customer_model_map: dict[str, str] = Field(default_factory=dict, alias="CUSTOMER_MODEL_MAP")
+    extra_models: tuple[dict[str, Any], ...] = Field(
+        default=(), alias="FLUX_REMIX_EXTRA_MODELS"
+    )  # models by family (model_families.py)
+    discover_models: bool = Field(default=False, alias="FLUX_REMIX_DISCOVER_MODELS")
+    openai_aliases: dict[str, str] = Field(
+        default_factory=dict, alias="FLUX_REMIX_OPENAI_MODEL_ALIASES"
+    )  # on top of OPENAI_MODEL_ALIASES (see openai_aliases.py)
     default_model: str | None = Field(default=None, alias="DEFAULT_MODEL")
     cf_api_base: str = Field(default=DEFAULT_API_BASE, alias="CF_API_BASE")
     data_dir: Path = Field(default_factory=lambda: _default_data_dir(), alias="FLUX_REMIX_DATA_DIR")
@@ -183,14 +190,25 @@ class Settings(BaseModel):
                 )
         return tuple(value)
 
-    @field_validator("use_external_api", "enhance_default", mode="before")
+    @field_validator("extra_models", mode="before")
+    @classmethod
+    def _parse_extra_models(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = _load_json(value, '[{"id": "@cf/...", "family": "sdxl"}]', [])
+        if not isinstance(value, list | tuple) or not all(isinstance(v, dict) for v in value):
+            raise ValueError(
+                'expected a JSON list of objects: [{"id": "@cf/...", "family": "sdxl"}]'
+            )
+        return tuple(value)
+
+    @field_validator("use_external_api", "enhance_default", "discover_models", mode="before")
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):
             return _bool_word(value, "expected true or false")
         return value
 
-    @field_validator("customer_model_map", mode="before")
+    @field_validator("customer_model_map", "openai_aliases", mode="before")
     @classmethod
     def _parse_map(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -6,14 +6,16 @@ silent clamp, never an upstream 400.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flux_remix.catalog import FLUX2_INPUT_MAX_SIDE, ModelSpec, Param, PriceInputs
+from flux_remix.catalog import ModelSpec, Param, PriceInputs
 from flux_remix.errors import InvalidParameterError
 from flux_remix.limits import ImageLimits, InputImage, check_prompt, decode_image
 from flux_remix.schemas import ImageRequest
+from flux_remix.uploads import normalise
 
 __all__ = ["EffectiveParams", "InputImage", "check_final_prompt", "validate_request"]
 
@@ -28,9 +30,10 @@ class EffectiveParams:
     seed: int
     values: dict[str, Any]  # our param name -> value: scalar params the model takes, and `style`
     images: dict[str, tuple[InputImage, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what was changed in the uploads to suit the model
 
     def with_seed(self, seed: int) -> EffectiveParams:
-        return EffectiveParams(self.model, self.width, self.height, seed, self.values, self.images)
+        return replace(self, seed=seed)
 
     @property
     def steps(self) -> int | None:
@@ -47,6 +50,13 @@ class EffectiveParams:
         out.update({k: v for k, v in self.values.items() if k != "seed"})
         for name, imgs in self.images.items():
             out[name] = [f"{i.width}x{i.height} {i.mime}" for i in imgs]
+        if self.images:  # the inputs as sent, by content (history can tell them apart)
+            out["input_sha256"] = {
+                name: [hashlib.sha256(i.data).hexdigest() for i in imgs]
+                for name, imgs in self.images.items()
+            }
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -79,8 +89,8 @@ def validate_request(
     seed_param = spec.param("seed")
     if seed_param is not None:
         _check_scalar(spec, seed_param, seed)
-    images = _images(spec, req, limits or ImageLimits())
-    return EffectiveParams(spec, width, height, seed, values, images)
+    images, notes = _images(spec, req, limits or ImageLimits())
+    return EffectiveParams(spec, width, height, seed, values, images, notes)
 
 
 def check_final_prompt(spec: ModelSpec, prompt: str) -> str:
@@ -151,7 +161,9 @@ def _not_taken(spec: ModelSpec, name: str) -> str:
 
 def _images(
     spec: ModelSpec, req: ImageRequest, limits: ImageLimits
-) -> dict[str, tuple[InputImage, ...]]:
+) -> tuple[dict[str, tuple[InputImage, ...]], tuple[str, ...]]:
+    """The uploads, decoded, checked and normalised to what `spec` takes (see uploads.py),
+    with a note for each one that had to change."""
     given: dict[str, list[str]] = {}
     if req.image is not None:
         given["image"] = [req.image]
@@ -160,6 +172,7 @@ def _images(
     if req.input_images:
         given["input_images"] = list(req.input_images)
     out: dict[str, tuple[InputImage, ...]] = {}
+    notes: list[str] = []
     for name, items in given.items():
         param = spec.param(name)
         if param is None:
@@ -168,18 +181,14 @@ def _images(
             raise InvalidParameterError(
                 name, f"{spec.name} takes at most {param.max_items} {name} (got {len(items)})"
             )
-        decoded = tuple(decode_image(name, item, limits) for item in items)
-        if spec.body == "multipart":
-            for img in decoded:
-                if img.width >= FLUX2_INPUT_MAX_SIDE or img.height >= FLUX2_INPUT_MAX_SIDE:
-                    raise InvalidParameterError(
-                        name,
-                        f"{spec.name} reference images must be smaller than "
-                        f"{FLUX2_INPUT_MAX_SIDE}x{FLUX2_INPUT_MAX_SIDE} (got "
-                        f"{img.width}x{img.height})",
-                    )
-        out[name] = decoded
+        sent = []
+        for index, item in enumerate(items):
+            image, note = normalise(param, index, decode_image(name, item, limits))
+            sent.append(image)
+            if note:
+                notes.append(note)
+        out[name] = tuple(sent)
     for param in spec.params:
         if param.required and param.name not in out:
             raise InvalidParameterError(param.name, f"{spec.name} needs {param.name}")
-    return out
+    return out, tuple(notes)

@@ -155,6 +155,25 @@ def test_m2m100(emu: Emu) -> None:
     assert "required properties at '/' are 'target_lang'" in missing.json()["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("source", "target"), [("ko", "en"), ("korean", "en"), ("zh", "klingon"), ("", "en")]
+)
+def test_m2m100_refuses_languages_outside_the_contract(emu: Emu, source, target) -> None:
+    """Contract §4.3: english, chinese, french, spanish, arabic, russian, german, japanese,
+    portuguese, hindi (codes or names). Korean is not among them: 400 / 5006."""
+    body = {"text": "고양이", "source_lang": source, "target_lang": target}
+    response = emu.run(M2M, json=body)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["code"] == 5006 and "not a supported language" in error["message"]
+
+
+def test_m2m100_takes_japanese_by_code_and_name(emu: Emu) -> None:
+    for source in ("ja", "japanese"):
+        body = {"text": "夕焼けの猫", "source_lang": source, "target_lang": "en"}
+        assert emu.run(M2M, json=body).status_code == 200
+
+
 def test_m2m100_other_targets_leave_text(emu: Emu) -> None:
     response = emu.run(M2M, json={"text": "a cat", "target_lang": "french"})
     assert response.json()["result"]["translated_text"] == "a cat"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from .helpers import Emu, multipart, png_bytes
 
@@ -159,6 +161,35 @@ def test_flux2_reference_images_must_be_small_real_images(emu: Emu) -> None:
     )
     four = multipart({"prompt": "a"}, **{f"input_image_{i}": small for i in range(4)})
     assert emu.run(KLEIN, files=four).status_code == 200
+
+
+def _encoded(fmt: str, mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, (32, 32), (10, 200, 30) if mode == "RGB" else 200).save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "GIF", "BMP"])
+def test_flux2_reference_images_must_be_png_or_jpeg(emu: Emu, fmt: str) -> None:
+    """Contract §1.2: `input_image_0..3`, "each an image file (PNG or JPEG)"."""
+    part = ("ref.img", _encoded(fmt), f"image/{fmt.lower()}")
+    files = multipart({"prompt": "a"}, input_image_0=part)
+    assert bad_input(emu, KLEIN, files=files) == (
+        f"'/input_image_0' must be a PNG or JPEG image, not {fmt}"
+    )
+    for ok in ("PNG", "JPEG"):
+        good = multipart({"prompt": "a"}, input_image_0=("r", _encoded(ok), "image/png"))
+        assert emu.run(KLEIN, files=good).status_code == 200
+
+
+def test_sd_image_and_mask_must_be_png_or_jpeg(emu: Emu) -> None:
+    webp = _encoded("WEBP")
+    b64 = base64.b64encode(webp).decode()
+    assert bad_input(emu, IMG2IMG, json={"prompt": "a", "image_b64": b64}) == (
+        "'/image_b64' must be a PNG or JPEG image, not WEBP"
+    )
+    body = {"prompt": "a", "image": list(png_bytes(16, 16)), "mask": list(webp)}
+    assert bad_input(emu, INPAINT, json=body) == "'/mask' must be a PNG or JPEG image, not WEBP"
 
 
 def test_sd_num_steps_over_20_is_rejected(emu: Emu) -> None:

@@ -140,10 +140,44 @@ def test_invalid_values_are_400_naming_the_field(client, emulator, fields, param
 
 def test_unknown_model_is_404_model_not_found(client, emulator):
     with pytest.raises(openai.NotFoundError) as caught:
-        client.images.generate(model="dall-e-3", prompt="a cat")
+        client.images.generate(model="no-such-model", prompt="a cat")
     assert caught.value.code == "model_not_found"
     assert "FLUX.1-Schnell-CF" in caught.value.message  # names the models it knows
     assert emulator.state.calls() == []
+
+
+def test_hard_coded_client_names_are_aliases(client, emulator):
+    """Open WebUI's OpenAI engine offers only dall-e-2/3 and gpt-image-1/1.5, and leaves
+    `response_format` out for gpt-image names (it reads `b64_json`)."""
+    dalle = client.images.generate(model="dall-e-3", prompt="a cat", size="1024x1024")
+    assert dalle.model_extra["flux_remix"]["model"] == "@cf/black-forest-labs/flux-1-schnell"
+    gpt = client.images.generate(model="gpt-image-1", prompt="a cat", size="512x512")
+    assert gpt.model_extra["flux_remix"]["model"] == "@cf/black-forest-labs/flux-2-klein-4b"
+    assert decode_image(gpt.data[0].b64_json).size == (512, 512)
+    newer = client.images.generate(model="gpt-image-1.5", prompt="a cat", size="512x512")
+    assert newer.model_extra["flux_remix"]["model"] == "@cf/black-forest-labs/flux-2-klein-9b"
+
+
+def test_aliases_are_configurable(make_client, start_app, emulator):
+    server = start_app(
+        FLUX_REMIX_OPENAI_MODEL_ALIASES='{"dall-e-3": "DS-8-CF", "house": "default"}'
+    )
+    client = make_client(server)
+    dalle = client.images.generate(model="dall-e-3", prompt="a cat")
+    assert dalle.model_extra["flux_remix"]["model"] == "@cf/lykon/dreamshaper-8-lcm"
+    house = client.images.generate(model="house", prompt="a cat")
+    assert house.model_extra["flux_remix"]["model"] == "@cf/black-forest-labs/flux-1-schnell"
+    gpt = client.images.generate(model="gpt-image-1", prompt="a cat", size="512x512")
+    assert gpt.model_extra["flux_remix"]["model"] == "@cf/black-forest-labs/flux-2-klein-4b"
+
+
+def test_an_alias_to_an_unknown_model_stops_start_up(make_settings):
+    from flux_remix.errors import ConfigError
+    from flux_remix.runtime import check_catalog
+
+    settings = make_settings(FLUX_REMIX_OPENAI_MODEL_ALIASES='{"dall-e-3": "@cf/x/none"}')
+    with pytest.raises(ConfigError, match="FLUX_REMIX_OPENAI_MODEL_ALIASES: 'dall-e-3'"):
+        check_catalog(settings)
 
 
 def test_wrong_key_is_401(make_client, app_server, emulator):

@@ -19,6 +19,7 @@ from flux_remix.prompts.llm import (
     WorkersAIText,
     estimate_neurons,
     external_error,
+    translation_body,
 )
 from flux_remix.upstream import WorkersAIClient
 from tests.conftest import ACCOUNT_IDS, ACCOUNTS, SECRETS
@@ -65,6 +66,37 @@ async def test_a_translation_only_model_gets_its_own_body(emulator, http, pool):
     assert answer.text and not has_cjk(answer.text)
     (call,) = text_calls(emulator, M2M)
     assert set(call.fields) == {"text", "source_lang", "target_lang"}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "source"),
+    [("一只猫", "zh"), ("夕焼けの猫", "ja"), ("ねこ", "ja"), ("a cat", "en")],
+)
+def test_m2m100_source_language_follows_the_script(prompt, source):
+    assert translation_body(prompt) == {"text": prompt, "source_lang": source, "target_lang": "en"}
+
+
+async def test_m2m100_refuses_korean_before_any_call_and_the_pipeline_says_so(emulator, http, pool):
+    from flux_remix.prompts import PromptPipeline
+    from flux_remix.prompts.cache import MemoryPromptCache
+    from flux_remix.prompts.dictionary import DictionaryTranslator
+
+    llm = WorkersAIText(WorkersAIClient(http, emulator.base_url), pool, M2M, timeout=10)
+    with pytest.raises(e.UpstreamBadInputError, match=r"\(ko\)"):
+        await llm.complete(ask.TRANSLATE_SYSTEM, "고양이", max_tokens=64)
+    pipeline = PromptPipeline(llm, DictionaryTranslator(), MemoryPromptCache(16))
+    outcome = await pipeline.prepare("고양이", mode="always")
+    assert outcome.translator != "llm"
+    assert "m2m100 does not translate" in (outcome.note or "")
+    assert text_calls(emulator, M2M) == []
+
+
+async def test_a_japanese_prompt_reaches_m2m100_as_japanese(emulator, http, pool):
+    llm = WorkersAIText(WorkersAIClient(http, emulator.base_url), pool, M2M, timeout=10)
+    answer = await llm.complete(ask.TRANSLATE_SYSTEM, "夕焼けの猫", max_tokens=64)
+    assert answer.text
+    (call,) = text_calls(emulator, M2M)
+    assert call.status == 200
 
 
 async def test_workers_ai_errors_come_back_typed(emulator, http, pool):

@@ -51,7 +51,6 @@ def check(model: str, **fields):
             "strength",
             "between 0 and 1",
         ),
-        ("flux-2-dev", {"input_images": [png_b64(600, 300)]}, "input_images", "smaller than 512"),
         ("flux-2-dev", {"input_images": [png_b64(8, 8)] * 5}, "input_images", "at most 4"),
         ("SD-XL-Bash-CF", {"mask": png_b64(8, 8)}, "mask", "does not take mask"),
     ],
@@ -61,6 +60,71 @@ def test_invalid_values_name_the_field_and_limit(model, fields, field, needle):
         check(model, **fields)
     assert info.value.field == field
     assert needle in info.value.message
+
+
+def encoded(w: int, h: int, fmt: str, mode: str = "RGB") -> str:
+    buf = io.BytesIO()
+    color = (200, 30, 30, 0) if mode == "RGBA" else (200, 30, 30)
+    Image.new(mode, (w, h), color).save(buf, fmt)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def opened(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def test_flux2_references_at_512_or_more_are_downscaled_keeping_aspect_with_a_note():
+    p = check("flux-2-dev", input_images=[png_b64(1024, 512), png_b64(64, 64)])
+    big, small = p.images["input_images"]
+    assert (big.width, big.height) == (511, 256) and opened(big.data).size == (511, 256)
+    assert (small.width, small.height) == (64, 64)
+    (note,) = p.notes
+    assert "1024x512" in note and "511x256" in note
+    assert p.public()["notes"] == [note]
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "upload", "mime", "mode"),
+    [
+        ("flux-2-klein-4b", "input_images", [encoded(64, 64, "WEBP")], "image/png", None),
+        ("stable-diffusion-v1-5-img2img", "image", encoded(64, 64, "WEBP"), "image/png", "RGB"),
+        (
+            "stable-diffusion-v1-5-img2img",
+            "image",
+            encoded(64, 64, "PNG", "RGBA"),
+            "image/png",
+            "RGB",
+        ),
+    ],
+)
+def test_webp_and_alpha_uploads_are_sent_as_png(model, field, upload, mime, mode):
+    p = check(model, **{field: upload})
+    (image,) = p.images[field]
+    assert image.mime == mime and opened(image.data).format == "PNG"
+    if mode:
+        assert opened(image.data).mode == mode
+    assert p.notes and "sent as" in p.notes[0]
+
+
+def test_a_webp_mask_is_sent_as_a_greyscale_png_and_inputs_are_hashed():
+    p = check(
+        "stable-diffusion-v1-5-inpainting",
+        image=png_b64(64, 64),
+        mask=encoded(64, 64, "WEBP"),
+    )
+    (mask,) = p.images["mask"]
+    assert opened(mask.data).mode == "L" and mask.mime == "image/png"
+    hashes = p.public()["input_sha256"]
+    assert set(hashes) == {"image", "mask"} and all(len(h[0]) == 64 for h in hashes.values())
+
+
+def test_png_and_jpeg_within_the_limits_go_unchanged():
+    upload = png_b64(64, 64)
+    p = check("flux-2-dev", input_images=[upload])
+    assert p.images["input_images"][0].data == base64.b64decode(upload)
+    assert p.notes == ()
 
 
 def test_defaults_are_filled_and_seed_is_always_set():

@@ -13,10 +13,42 @@ from flux_remix.settings import Settings
 
 
 def local_models(settings: Settings) -> list[dict[str, Any]]:
-    from flux_remix.catalog import build_catalog
+    from flux_remix.runtime import check_catalog
     from flux_remix.web.models_view import describe_models
 
-    return describe_models(build_catalog(settings.customer_model_map, settings.flux_num_steps))
+    return describe_models(check_catalog(settings))
+
+
+async def discover_models(settings: Settings) -> list[dict[str, Any]]:
+    """What `FLUX_REMIX_DISCOVER_MODELS=true` would add, asked of the first account."""
+    import httpx
+
+    from flux_remix.discovery import discover
+    from flux_remix.errors import ConfigError
+    from flux_remix.runtime import check_catalog
+    from flux_remix.upstream import WorkersAIClient
+    from flux_remix.web.models_view import describe_model
+
+    if not settings.accounts:
+        raise ConfigError("invalid configuration: CF_ACCOUNT_LIST: no account to ask")
+    catalog = check_catalog(settings)
+    async with httpx.AsyncClient() as http:
+        client = WorkersAIClient(http, settings.cf_api_base, timeout=settings.upstream_timeout)
+        found = await discover(client, settings.accounts[0], catalog)
+    return [
+        describe_model(f.spec, []) if f.spec else {"id": f.name, "skipped": f.why} for f in found
+    ]
+
+
+def print_discovered(console: Console, found: list[dict[str, Any]]) -> None:
+    usable = [m for m in found if "skipped" not in m]
+    if usable:
+        print_models(console, usable)
+    for m in found:
+        if "skipped" in m:
+            console.print(f"skipped {escape(m['id'])}: {escape(m['skipped'])}")
+    if not found:
+        console.print("Discovery found no image model the catalog does not already have.")
 
 
 def remote_models(server: str, key: str | None) -> list[dict[str, Any]]:
@@ -42,6 +74,11 @@ def print_models(console: Console, described: list[dict[str, Any]]) -> None:
         table.add_column(col)
     for m in described:
         params = ", ".join(_param(p) for p in m["params"])
-        cells = (f"{m['name']}\n{m['id']}", ", ".join(m["aliases"]), _size(m["size"]), params)
+        flag = {"discovered": " (discovered)", "config": " (configured)"}.get(
+            m.get("origin", ""), ""
+        )
+        if m.get("deprecated"):
+            flag += f" (deprecated {m['deprecation_date']})"
+        cells = (f"{m['name']}{flag}\n{m['id']}", ", ".join(m["aliases"]), _size(m["size"]), params)
         table.add_row(*(escape(c) for c in cells), f"{m['default_neurons']:g}")
     console.print(table)

@@ -30,6 +30,8 @@ class EmulatorConfig:
     error code of the refusal (4006 as observed live, or 3036 as documented).
     ``latency`` is a base delay in seconds added to every image call. ``seed`` seeds the
     fault-injection RNG so probabilistic fault schedules are reproducible.
+    ``preview_models`` adds image models no flux-remix release knows (one past its deprecation
+    date) and lists a proxied third-party model, so model discovery can be tested end to end.
     """
 
     accounts: dict[str, str] = field(default_factory=dict, repr=False)
@@ -41,6 +43,7 @@ class EmulatorConfig:
     seed: int = 0
     call_log_size: int = 1000
     image_cache_size: int = 32
+    preview_models: bool = False
 
     def __post_init__(self) -> None:
         if self.quota_code not in (4006, 3036):

@@ -38,6 +38,10 @@ def search_item(spec: ModelSpec) -> dict[str, object]:
         properties.append({"property_id": "beta", "value": "true"})
     if spec.partner:
         properties.append({"property_id": "partner", "value": "true"})
+    if spec.planned_deprecation:
+        properties.append(
+            {"property_id": "planned_deprecation_date", "value": spec.planned_deprecation}
+        )
     return {
         "id": _stable_id(spec.id),
         "source": 1,
@@ -47,6 +51,20 @@ def search_item(spec: ModelSpec) -> dict[str, object]:
         "created_at": "2025-01-01 00:00:00.000",
         "tags": [],
         "properties": properties,
+    }
+
+
+def proxied_item(name: str) -> dict[str, object]:
+    """A third-party model proxied through AI Gateway, listed without `@cf/` (contract §12)."""
+    return {
+        "id": _stable_id(name),
+        "source": 2,
+        "name": name,
+        "description": "Proxied through AI Gateway; billed from Unified Billing credits.",
+        "task": _task("Text-to-Image"),
+        "created_at": "2026-06-01 00:00:00.000",
+        "tags": ["proxied"],
+        "properties": [{"property_id": "partner", "value": "true"}],
     }
 
 
@@ -67,7 +85,7 @@ def search(
     table: ModelTable, query: Mapping[str, str]
 ) -> tuple[list[dict[str, object]], dict[str, int]]:
     """Filter by ``task``, ``author``, ``search``; paginate by ``page``/``per_page``."""
-    items = [search_item(spec) for spec in table]
+    items = [search_item(spec) for spec in table] + [proxied_item(name) for name in table.proxied]
     if query.get("include_deprecated", "").lower() == "true":
         items += [retired_item(model_id, date) for model_id, date in RETIRED.items()]
     task = query.get("task", "").lower()

@@ -65,6 +65,7 @@ class ModelSpec:
     price_lines: tuple[tuple[str, float], ...] = ()
     beta: bool = False
     partner: bool = False
+    planned_deprecation: str | None = None  # YYYY-MM-DD, listed by models/search
 
     @property
     def short_name(self) -> str:
@@ -93,6 +94,7 @@ class ModelTable:
     """The models one emulator serves, by id."""
 
     models: Mapping[str, ModelSpec]
+    proxied: tuple[str, ...] = ()  # listed by models/search only (contract §12), never run
 
     def get(self, model_id: str) -> ModelSpec | None:
         return self.models.get(model_id)
@@ -302,7 +304,38 @@ def _text_models() -> list[ModelSpec]:
     return models
 
 
-def build_table(*, schnell_accepts_seed: bool = False) -> ModelTable:
-    """The full table; the schnell schema depends on the ``schnell_accepts_seed`` flag."""
+PREVIEW_MODELS = (
+    ("@cf/acme/pixel-forge-1", None, "A new SDXL-like model no flux-remix release lists."),
+    ("@cf/acme/old-diffusion", "2026-01-15", "A model past its planned deprecation date."),
+)
+PROXIED = ("black-forest-labs/flux-2-klein-9b",)
+
+
+def _preview_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            id=model_id,
+            task=TEXT_TO_IMAGE,
+            body="json",
+            output="binary-png",
+            schema=sch.sd_schema("none"),
+            price=p.free,
+            description=description,
+            image_format="PNG",
+            default_size=(768, 768),
+            step_fields=("num_steps",),
+            default_steps=20,
+            beta=True,
+            planned_deprecation=deprecation,
+        )
+        for model_id, deprecation, description in PREVIEW_MODELS
+    ]
+
+
+def build_table(*, schnell_accepts_seed: bool = False, preview: bool = False) -> ModelTable:
+    """The full table; the schnell schema depends on the ``schnell_accepts_seed`` flag, and
+    ``preview`` adds :data:`PREVIEW_MODELS` and lists :data:`PROXIED`."""
     specs = [*_image_models(schnell_accepts_seed), *_text_models()]
-    return ModelTable({spec.id: spec for spec in specs})
+    if preview:
+        specs += _preview_models()
+    return ModelTable({spec.id: spec for spec in specs}, PROXIED if preview else ())

@@ -19,8 +19,22 @@ from flux_remix.emulator.models import ModelSpec
 from flux_remix.emulator.pricing import Usage, count_tokens
 from flux_remix.emulator.source_images import SourceImage, reference_images, sd_mask, sd_source
 from flux_remix.emulator.state import EmulatorState
+from flux_remix.emulator.validate import BadInput
 
 ENGLISH = ("en", "eng", "english")
+M2M100_LANGUAGES = {
+    "en": "english",
+    "zh": "chinese",
+    "fr": "french",
+    "es": "spanish",
+    "ar": "arabic",
+    "ru": "russian",
+    "de": "german",
+    "ja": "japanese",
+    "pt": "portuguese",
+    "hi": "hindi",
+}
+"""m2m100's languages (contract §4.3), by code and by name; anything else is refused."""
 
 Route = Literal["run", "chat"]
 """Which API route a call came through: ``/ai/run/{model}`` or ``/ai/v1/chat/completions``."""
@@ -112,9 +126,18 @@ def _chat(
     return env.success(result).billed(neurons)
 
 
+def _language(values: dict[str, object], name: str) -> str:
+    value = str(values.get(name, "")).strip().lower()
+    if value not in M2M100_LANGUAGES and value not in M2M100_LANGUAGES.values():
+        listed = ", ".join(M2M100_LANGUAGES)
+        raise BadInput(f"'/{name}' is not a supported language ({value!r}); supported: {listed}")
+    return value
+
+
 def _translation(spec: ModelSpec, values: dict[str, object]) -> env.Reply:
     text = str(values["text"])
-    target = str(values.get("target_lang", "")).lower()
+    _language(values, "source_lang")
+    target = _language(values, "target_lang")
     out = translate(text) if target in ENGLISH and has_cjk(text) else text
     usage = Usage(tokens_in=count_tokens(text), tokens_out=count_tokens(out))
     return env.success({"translated_text": out}).billed(round(spec.price(usage), 2))

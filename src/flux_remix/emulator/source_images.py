@@ -1,7 +1,8 @@
 """Input images sent with a request: FLUX.2 reference files, SD ``image``/``image_b64``/``mask``.
 
-Each must decode as a real image; FLUX.2 references must be smaller than 512×512 and at
-most four. Problems raise :class:`BadInput` (400 / 5006).
+Each must decode as a real PNG or JPEG image ("each an image file (PNG or JPEG)", contract
+§1.2; WebP, GIF and the rest are refused); FLUX.2 references must be smaller than 512×512 and
+at most four. Problems raise :class:`BadInput` (400 / 5006).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from flux_remix.emulator.validate import BadInput, Upload
 
 MAX_REFERENCE_SIDE = 512
 MAX_REFERENCES = 4
+FORMATS = ("PNG", "JPEG")
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,11 @@ def open_image(data: bytes, pointer: str) -> SourceImage:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
             width, height = image.size
+            fmt = image.format or "unknown"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadInput(f"'{pointer}' is not a valid image") from exc
+    if fmt not in FORMATS:
+        raise BadInput(f"'{pointer}' must be a PNG or JPEG image, not {fmt}")
     return SourceImage(data, width, height)
 
 

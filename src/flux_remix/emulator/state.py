@@ -23,7 +23,9 @@ class EmulatorState:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.models: ModelTable = build_table(schnell_accepts_seed=config.schnell_accepts_seed)
+        self.models: ModelTable = build_table(
+            schnell_accepts_seed=config.schnell_accepts_seed, preview=config.preview_models
+        )
         self.ledger = NeuronLedger(config.daily_neurons, config.clock)
         self.fault_book = FaultBook(config.seed)
         self.call_log = CallLog(config.call_log_size)

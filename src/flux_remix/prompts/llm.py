@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import REASONING_TEXT_MODELS
+from flux_remix.prompts.detect import cjk_language
 from flux_remix.settings import Account
 from flux_remix.upstream import TextResult, WorkersAIClient
 from flux_remix.upstream.client import post, text_of_result
@@ -33,6 +34,8 @@ TEXT_PRICES: dict[str, tuple[float, float]] = {
 }
 # Translation-only models take `{"text", "source_lang", "target_lang"}`, not messages.
 TRANSLATION_MODELS = frozenset({"@cf/meta/m2m100-1.2b"})
+# The CJK languages m2m100 takes (contract section 4.3 lists Chinese and Japanese, not Korean).
+M2M100_SOURCES = frozenset({"zh", "ja"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,21 @@ def chat_body(model: str, system: str, user: str, max_tokens: int) -> dict[str, 
     return body
 
 
+def translation_body(text: str) -> dict[str, Any]:
+    """m2m100's body, its source language from the prompt's script.
+
+    A language m2m100 does not take (Korean) is refused here, before any upstream call, as
+    upstream would refuse it: the pipeline then says why and falls back to the dictionary.
+    """
+    source = cjk_language(text) or "en"
+    if source not in {*M2M100_SOURCES, "en"}:
+        raise e.UpstreamBadInputError(
+            f"m2m100 does not translate this language ({source}); it takes Chinese and "
+            "Japanese among CJK languages (set CF_TRANSLATE_MODEL to a chat model for Korean)"
+        )
+    return {"text": text, "source_lang": source, "target_lang": "en"}
+
+
 def estimate_neurons(model: str, prompt_chars: int, max_tokens: int) -> float:
     """A cautious price for one call: every prompt character a token, all of max_tokens used."""
     n_in, n_out = TEXT_PRICES.get(model, TEXT_PRICES["@cf/meta/llama-3.1-8b-instruct-fast"])
@@ -81,7 +99,7 @@ class WorkersAIText:
 
     def body(self, system: str, user: str, max_tokens: int) -> dict[str, Any]:
         if self.name in TRANSLATION_MODELS:
-            return {"text": user, "source_lang": "zh", "target_lang": "en"}
+            return translation_body(user)
         return chat_body(self.name, system, user, max_tokens)
 
     async def complete(self, system: str, user: str, *, max_tokens: int) -> LLMAnswer:

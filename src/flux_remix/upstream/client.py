@@ -170,6 +170,41 @@ class WorkersAIClient:
             raise e.MalformedResponseError("upstream JSON has no result object")
         return TextResult(text_of_result(result), neurons_header(response), elapsed)
 
+    async def search_models(self, account: Account, task: str) -> list[dict[str, Any]]:
+        """`GET /ai/models/search?task=...`: the account's models of that task (all pages)."""
+        items: list[dict[str, Any]] = []
+        for page in range(1, 21):  # 20 pages of 100: far more than Cloudflare lists
+            query = {"task": task, "page": str(page), "per_page": "100"}
+            result = await self._get_result(account, "ai/models/search", query)
+            found = [i for i in result if isinstance(i, dict)] if isinstance(result, list) else []
+            items += found
+            if len(found) < 100:
+                break
+        return items
+
+    async def model_schema(self, account: Account, model_id: str) -> dict[str, Any]:
+        """`GET /ai/models/schema?model=...`: the model's input and output JSON Schemas."""
+        result = await self._get_result(account, "ai/models/schema", {"model": model_id})
+        if not isinstance(result, dict):
+            raise e.MalformedResponseError("the models/schema answer has no result object")
+        return result
+
+    async def _get_result(self, account: Account, path: str, query: dict[str, str]) -> Any:
+        account_id = account.account_id.get_secret_value()
+        url = f"{self._base}/accounts/{account_id}/{path}"
+        try:
+            response = await self._http.get(
+                url, params=query, headers=self._auth(account), timeout=self._timeout
+            )
+        except httpx.HTTPError:
+            raise e.UpstreamConnectionError(f"could not reach Cloudflare for {path}") from None
+        if response.status_code != 200:
+            raise error_from_response(response)
+        envelope = read_envelope(response)
+        if envelope.get("success") is False:
+            raise error_from_envelope(response.status_code, envelope, response.headers)
+        return envelope.get("result")
+
     async def verify_token(self, account: Account) -> bool:
         """True when Cloudflare says the token is active (free: no model call)."""
         try:

@@ -21,6 +21,7 @@ from flux_remix.web.body_limit import BodyLimit
 from flux_remix.web.cors import install_cors
 from flux_remix.web.middleware import RequestContext
 from flux_remix.web.routes import (
+    a1111,
     accounts,
     history,
     images,
@@ -28,6 +29,7 @@ from flux_remix.web.routes import (
     keys,
     native,
     openai_chat,
+    openai_edits,
     openai_images,
     openai_models,
     ops,
@@ -80,10 +82,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     errors.install(app)
     app.state.sessions = Sessions(settings)  # the web page's signed sign-in cookies
     app.state.assets = assets.Assets()  # static files, read once, with cache-busting URLs
+    app.state.a1111 = a1111.A1111State()  # checkpoints by key, generations in flight
     app.state.draining = False  # set when shutdown starts: /readyz answers 503
     # the generation routes first: a request is matched against the routes in this order
     for router in (
         openai_images.router,
+        openai_edits.router,
+        a1111.router,
         original.router,
         openai_chat.router,
         native.router,

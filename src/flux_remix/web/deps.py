@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -40,14 +42,28 @@ ServiceDep = Annotated[ImageService, Depends(get_service)]
 
 
 def presented_key(request: Request) -> str | None:
+    """The API key: `Authorization: Bearer <key>`, HTTP Basic with the key as the password (any
+    user name; A1111 clients' `--api-auth`), or `X-API-Key`."""
     auth = request.headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
+        if scheme.lower() == "basic" and value.strip():
+            return basic_password(value.strip())
         return None
     key = request.headers.get("x-api-key")
     return key.strip() if key else None
+
+
+def basic_password(credentials: str) -> str | None:
+    """The password of HTTP Basic credentials (`base64(user:password)`), if well formed."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    _, colon, password = decoded.partition(":")
+    return password if colon and password else None
 
 
 async def authenticate(request: Request) -> Caller:

@@ -22,7 +22,7 @@ from flux_remix import errors as e
 
 log = logging.getLogger("flux_remix.web")
 
-Shape = Literal["original", "native", "openai"]
+Shape = Literal["original", "native", "openai", "a1111"]
 ORIGINAL_PATHS = ("/api/image", "/api/generate-image", "/api/models")
 
 
@@ -119,6 +119,8 @@ def shape_of(request: Request) -> Shape:
         return "original"
     if path.startswith("/v1/"):
         return "openai"
+    if path.startswith("/sdapi/"):
+        return "a1111"
     return "native"
 
 
@@ -127,7 +129,7 @@ def render(problem: Problem, shape: Shape, request_id: str | None = None) -> JSO
     if problem.retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(problem.retry_after)))
     if problem.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+        headers["WWW-Authenticate"] = "Basic" if shape == "a1111" else "Bearer"
     body: dict[str, Any]
     status = problem.status
     if shape == "original":
@@ -136,6 +138,10 @@ def render(problem: Problem, shape: Shape, request_id: str | None = None) -> JSO
             body["param"] = problem.param
     elif shape == "openai":
         status, body = openai_error(problem)
+    elif shape == "a1111":  # A1111's api_middleware: {"error", "detail", "body", "errors"}
+        body = {"error": problem.type, "detail": problem.message, "body": "", "errors": ""}
+        if problem.param:
+            body["param"] = problem.param
     else:
         body = {
             "error": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flux_remix.catalog import Catalog, ModelSpec, PriceInputs
+from flux_remix.discovery import is_past
 
 
 def describe_model(spec: ModelSpec, aliases: list[str]) -> dict[str, Any]:
@@ -25,6 +26,9 @@ def describe_model(spec: ModelSpec, aliases: list[str]) -> dict[str, Any]:
         "task": spec.task,
         "description": spec.description,
         "beta": spec.beta,
+        "origin": spec.origin,  # builtin, config (FLUX_REMIX_EXTRA_MODELS) or discovered
+        "deprecation_date": spec.deprecated,
+        "deprecated": is_past(spec.deprecated),
         "request_encoding": spec.body,
         "output": spec.output,
         "prompt_max": spec.prompt_max,

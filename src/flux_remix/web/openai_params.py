@@ -18,13 +18,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flux_remix.catalog import ModelSpec
 from flux_remix.errors import InvalidParameterError
+from flux_remix.openai_aliases import openai_aliases, openai_model
 from flux_remix.schemas import Generation, ImageRequest
 from flux_remix.service import ImageService
 from flux_remix.settings import TranslateMode
+from flux_remix.web.urls import image_url
 
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 
@@ -85,14 +88,26 @@ def map_size(spec: ModelSpec, size: str | None) -> tuple[int | None, int | None,
     return width, height, []
 
 
+def resolve_openai_model(service: ImageService, name: str | None) -> tuple[str | None, ModelSpec]:
+    """An OpenAI `model` (hard-coded client names through openai_aliases.py) and its spec."""
+    model = openai_model(openai_aliases(service.settings), name)
+    return model, service.resolve_model(model)
+
+
 def image_request(
-    service: ImageService, prompt: str, fields: OpenAIImageFields, *, n: int = 1
+    service: ImageService,
+    prompt: str,
+    fields: OpenAIImageFields,
+    *,
+    n: int = 1,
+    inputs: dict[str, Any] | None = None,
 ) -> tuple[ImageRequest, list[str]]:
-    """The `ImageRequest` for an OpenAI body, and notes on what was not used as sent.
+    """The `ImageRequest` for an OpenAI body (with `inputs`: image, mask, input_images,
+    strength), and notes on what was not used as sent.
 
     Raises `UnknownModelError` or `InvalidParameterError` before any work is done.
     """
-    spec = service.resolve_model(fields.model)
+    model, spec = resolve_openai_model(service, fields.model)
     width, height, notes = map_size(spec, fields.size)
     translate = fields.translate
     if isinstance(translate, bool):
@@ -100,7 +115,7 @@ def image_request(
     try:
         req = ImageRequest(
             prompt=prompt,
-            model=fields.model,
+            model=model,
             n=n,
             width=width,
             height=height,
@@ -110,15 +125,39 @@ def image_request(
             guidance=fields.guidance,
             translate=translate,
             enhance=fields.enhance,
+            **(inputs or {}),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        raise InvalidParameterError(field, f"{field}: {first.get('msg', 'invalid')}") from None
+        raise parameter_error(exc) from None
     ignored = fields.ignored_fields()
     if ignored:
         notes.append(f"not used by flux-remix: {', '.join(ignored)}")
     return req, notes
+
+
+def parameter_error(exc: ValidationError) -> InvalidParameterError:
+    """A pydantic validation error as an `InvalidParameterError` naming its first field."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    return InvalidParameterError(field, f"{field}: {first.get('msg', 'invalid')}")
+
+
+def openai_images_answer(
+    request: Request, g: Generation, response_format: str | None, notes: list[str]
+) -> dict[str, Any]:
+    """The `/v1/images/*` answer: `data[]` with `url` and/or `b64_json` (both when the client
+    named no format: DALL-E clients read `url`, GPT image clients `b64_json`)."""
+    url = response_format in ("url", None)
+    b64 = response_format in ("b64_json", None)
+    data: list[dict[str, Any]] = []
+    for image in g.images:  # `OpenAIImage` without its Nones, as a dict (see json_response.py)
+        item: dict[str, Any] = {"url": image_url(request, image)} if url else {}
+        if b64:
+            item["b64_json"] = image.as_base64()
+        item["revised_prompt"] = g.params["prompt"]
+        item["seed"] = image.seed
+        data.append(item)
+    return {"created": int(g.created), "data": data, "flux_remix": effective(g, notes)}
 
 
 def effective(generation: Generation, notes: list[str]) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from flux_remix.schemas import MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.json_response import OrjsonResponse
 from flux_remix.web.json_route import json_post
-from flux_remix.web.openai_params import OpenAIImageFields, effective, image_request
-from flux_remix.web.urls import image_url
+from flux_remix.web.openai_params import OpenAIImageFields, image_request, openai_images_answer
 
 router = APIRouter(
     prefix="/v1", tags=["OpenAI-compatible API"], dependencies=[Depends(authenticate)]
@@ -51,16 +50,4 @@ async def create_images(
     """Generate `n` images; `revised_prompt` is the prompt sent upstream (after translation)."""
     req, notes = image_request(service, body.prompt, body, n=body.n)
     g = await service.generate(req, key_id=caller.key_id)
-    url = body.response_format in ("url", None)
-    b64 = body.response_format in ("b64_json", None)
-    data: list[dict[str, Any]] = []
-    for image in g.images:  # `OpenAIImage` without its Nones, as a dict (see json_response.py)
-        item: dict[str, Any] = {"url": image_url(request, image)} if url else {}
-        if b64:
-            item["b64_json"] = image.as_base64()
-        item["revised_prompt"] = g.params["prompt"]
-        item["seed"] = image.seed
-        data.append(item)
-    return OrjsonResponse(
-        {"created": int(g.created), "data": data, "flux_remix": effective(g, notes)}
-    )
+    return OrjsonResponse(openai_images_answer(request, g, body.response_format, notes))
