@@ -97,14 +97,13 @@ class ServeProcess:
 
 
 @contextmanager
-def replica_pair(
-    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
-) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
+def shared_backends(seaweedfs: SeaweedFS, bucket: str) -> Iterator[dict[str, str]]:
+    """Settings for replicas sharing Redis (a fresh key prefix), a fresh PostgreSQL schema and a
+    fresh SeaweedFS bucket, and the secrets every replica must have in common."""
     redis_url = require_redis()
     tag = uuid.uuid4().hex[:10]
     with postgres_schema() as database_url:
-        shared = {
+        yield {
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": f"flux-test-{tag}:",
             "DATABASE_URL": database_url,
@@ -112,6 +111,14 @@ def replica_pair(
             "FLUX_REMIX_KEY_PEPPER": f"replica-key-pepper-{tag}",
             **seaweedfs.env(f"{bucket}-{tag}"),
         }
+
+
+@contextmanager
+def replica_pair(
+    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
+) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
+    with shared_backends(seaweedfs, bucket) as shared:
         a_env = base_env(tmp_path / "a", emulator_url, **shared)
         b_env = base_env(tmp_path / "b", emulator_url, **shared)
         with (
