@@ -26,11 +26,15 @@ ENV PIP_CONFIG_FILE=/tmp/build/pip.conf \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY --from=requirements /tmp/out/ /tmp/build/
 RUN python3 -m venv /opt/flux-remix \
-    && /opt/flux-remix/bin/pip install --quiet -r /tmp/build/requirements.txt
+    && /opt/flux-remix/bin/pip install --quiet -r /tmp/build/requirements.txt \
+    && python3 -m venv /opt/tools \
+    && /opt/tools/bin/pip install --quiet hatchling
 COPY pyproject.toml README.md /tmp/build/
 COPY src /tmp/build/src
-# pip and setuptools only install: the running app needs neither (about 20 MB).
-RUN /opt/flux-remix/bin/pip install --quiet --no-deps /tmp/build \
+# The project's wheel (built with the hatchling above: no index needed past the layers above),
+# installed; then pip and setuptools go, as the running app needs neither (about 20 MB).
+RUN /opt/tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/dist /tmp/build \
+    && /opt/flux-remix/bin/pip install --quiet --no-deps /tmp/dist/*.whl \
     && /opt/flux-remix/bin/pip uninstall --quiet --yes pip setuptools
 
 # --- the runtime image ----------------------------------------------------------------------
