@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import AUTH
 from tests.containers.docker import Container, app_env
-from tests.ops.helpers import shared_backends
+from tests.ops.helpers import made_on_one_served_by_other, shared_backends
 from tests.storage.backends import SeaweedFS
 
 pytestmark = [
@@ -36,21 +35,7 @@ def replicas(image, emulator, tmp_path) -> Iterator[tuple[Container, Container]]
 def test_an_image_made_through_one_container_is_served_by_the_other(replicas):
     a, b = replicas
     with a.client(headers=AUTH) as ca, b.client(headers=AUTH) as cb:
-        for client in (ca, cb):
-            ready = client.get("/readyz").json()
-            assert ready["status"] == "ready", ready
-            assert {"database", "blobs", "redis"} <= set(ready["checks"])
-
-        made = ca.post(
-            "/api/v1/images",
-            json={"prompt": "a harbour crane", "model": "DS-8-CF", "response_format": "url"},
-        )
-        assert made.status_code == 200, made.text
-        image = made.json()["images"][0]
-        path = httpx.URL(image["url"]).path
-        served = cb.get(path)
-        assert served.status_code == 200 and served.content == ca.get(path).content != b""
-        assert [i["id"] for i in cb.get("/api/v1/images").json()["images"]] == [image["id"]]
+        made_on_one_served_by_other(ca, cb, prompt="a harbour crane", model="DS-8-CF")
     for container in (a, b):  # the bytes live in the bucket, not in a container's volume
         kept = container.exec("find", "/data", "-type", "f").split()
         assert not [p for p in kept if p.startswith("/data/images/")], kept

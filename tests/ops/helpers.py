@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -126,3 +127,19 @@ def replica_pair(
             ServeProcess(b_env, tmp_path / "b.log") as b,
         ):
             yield a, b
+
+
+def made_on_one_served_by_other(ca: httpx.Client, cb: httpx.Client, **request: object) -> Any:
+    """Two replicas ready on their shared stores, and an image made through `ca` that `cb` lists
+    and serves byte for byte; the image's public record."""
+    for client in (ca, cb):
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready", ready
+        assert {"database", "blobs", "redis"} <= set(ready["checks"])
+    made = ca.post("/api/v1/images", json={**request, "response_format": "url"})
+    assert made.status_code == 200, made.text
+    image = made.json()["images"][0]
+    path = httpx.URL(image["url"]).path
+    assert cb.get(path).content == ca.get(path).content != b""
+    assert [i["id"] for i in cb.get("/api/v1/images").json()["images"]] == [image["id"]]
+    return image
