@@ -1,7 +1,7 @@
 # flux-remix: one app process (uvicorn) per container, running as an unprivileged user (10001).
 # Build: docker build -t flux-remix .      Run: see compose.yaml and docs/deploy.md.
 # Without a registry, or behind a proxy with its own CA: scripts/container-build (a local base
-# from Debian's packages, and this host's pip index and CA for the build stage only).
+# from Debian's packages, and this host's pip index and CA for the build stages only).
 
 # Any image with python3 (3.11 or newer) and its venv module; both stages use the same one.
 ARG BASE_IMAGE=python:3.12-slim
@@ -14,9 +14,10 @@ FROM ${BASE_IMAGE} AS requirements
 # adds container-pip/{pip.conf,ca.crt} to the build context. They stay in the build stages: the
 # runtime image copies only the virtual environment.
 COPY pyproject.toml container-pi[p] /tmp/in/
-RUN mkdir /tmp/out \
-    && python3 -c "import tomllib; print(*tomllib.load(open('/tmp/in/pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
-       > /tmp/out/requirements.txt \
+RUN mkdir /tmp/out && cd /tmp/out \
+    && python3 -c "import tomllib; p = tomllib.load(open('/tmp/in/pyproject.toml', 'rb')); \
+open('requirements.txt', 'w').write('\n'.join(p['project']['dependencies'])); \
+open('build-requirements.txt', 'w').write('\n'.join(p['build-system']['requires']))" \
     && find /tmp/in -maxdepth 1 -type f ! -name pyproject.toml -exec cp {} /tmp/out/ ';'
 
 # --- build: the app and its dependencies in a virtual environment ------------------------------
@@ -28,10 +29,10 @@ COPY --from=requirements /tmp/out/ /tmp/build/
 RUN python3 -m venv /opt/flux-remix \
     && /opt/flux-remix/bin/pip install --quiet -r /tmp/build/requirements.txt \
     && python3 -m venv /opt/tools \
-    && /opt/tools/bin/pip install --quiet hatchling
+    && /opt/tools/bin/pip install --quiet -r /tmp/build/build-requirements.txt
 COPY pyproject.toml README.md /tmp/build/
 COPY src /tmp/build/src
-# The project's wheel (built with the hatchling above: no index needed past the layers above),
+# The project's wheel (built by the build backend installed above: no index needed from here),
 # installed; then pip and setuptools go, as the running app needs neither (about 20 MB).
 RUN /opt/tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/dist /tmp/build \
     && /opt/flux-remix/bin/pip install --quiet --no-deps /tmp/dist/*.whl \
