@@ -4,6 +4,7 @@ line at the end of the run with the image's size and what these tests cost in ti
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,9 @@ BUILT: dict[str, Any] = {}
 @pytest.fixture(scope="session")
 def build_ca(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The CA bundle pip uses on this host plus a sentinel certificate (its key thrown away)."""
-    host = next(
-        (
-            os.environ[k]
-            for k in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-            if k in os.environ
-        ),
-        certifi.where(),
-    )
+    named = [os.environ.get(k) for k in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")]
+    system = ssl.get_default_verify_paths().cafile  # Debian's bundle, with local CAs added
+    host = next((p for p in [*named, system] if p and Path(p).is_file()), certifi.where())
     bundle = tmp_path_factory.mktemp("build-ca") / "ca.crt"
     bundle.write_bytes(Path(host).read_bytes().rstrip() + b"\n" + SENTINEL_CA.read_bytes())
     return bundle
