@@ -63,7 +63,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         report.duration
         for reports in terminalreporter.stats.values()
         for report in reports
-        if getattr(report, "nodeid", "").startswith("tests/containers/")
+        if isinstance(report, pytest.TestReport) and report.nodeid.startswith("tests/containers/")
     )
     if BUILT:
         terminalreporter.write_line(
