@@ -167,10 +167,3 @@ class Container:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60, **kwargs)
-
-
-def run_once(image: str, volume: str, *args: str) -> str:
-    """`docker run --rm` one CLI command against the volume (no server); its stdout."""
-    return docker(
-        "run", "--rm", "--network", "none", "--volume", f"{volume}:/data", image, *args, timeout=120
-    )
