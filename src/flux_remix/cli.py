@@ -54,8 +54,10 @@ def _settings(wrangler: Path | None, **overrides: Any) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(envvar="FLUX_REMIX_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="FLUX_REMIX_PORT", help="Port to listen on.")] = 8000,
     demo: Annotated[
         bool, typer.Option("--demo", help="Run offline against the built-in emulator.")
     ] = False,

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -97,14 +98,13 @@ class ServeProcess:
 
 
 @contextmanager
-def replica_pair(
-    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
-) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
+def shared_backends(seaweedfs: SeaweedFS, bucket: str) -> Iterator[dict[str, str]]:
+    """Settings for replicas sharing Redis (a fresh key prefix), a fresh PostgreSQL schema and a
+    fresh SeaweedFS bucket, and the secrets every replica must have in common."""
     redis_url = require_redis()
     tag = uuid.uuid4().hex[:10]
     with postgres_schema() as database_url:
-        shared = {
+        yield {
             "REDIS_URL": redis_url,
             "REDIS_PREFIX": f"flux-test-{tag}:",
             "DATABASE_URL": database_url,
@@ -112,6 +112,14 @@ def replica_pair(
             "FLUX_REMIX_KEY_PEPPER": f"replica-key-pepper-{tag}",
             **seaweedfs.env(f"{bucket}-{tag}"),
         }
+
+
+@contextmanager
+def replica_pair(
+    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
+) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
+    with shared_backends(seaweedfs, bucket) as shared:
         a_env = base_env(tmp_path / "a", emulator_url, **shared)
         b_env = base_env(tmp_path / "b", emulator_url, **shared)
         with (
@@ -119,3 +127,19 @@ def replica_pair(
             ServeProcess(b_env, tmp_path / "b.log") as b,
         ):
             yield a, b
+
+
+def made_on_one_served_by_other(ca: httpx.Client, cb: httpx.Client, **request: object) -> Any:
+    """Two replicas ready on their shared stores, and an image made through `ca` that `cb` lists
+    and serves byte for byte; the image's public record."""
+    for client in (ca, cb):
+        ready = client.get("/readyz").json()
+        assert ready["status"] == "ready", ready
+        assert {"database", "blobs", "redis"} <= set(ready["checks"])
+    made = ca.post("/api/v1/images", json={**request, "response_format": "url"})
+    assert made.status_code == 200, made.text
+    image = made.json()["images"][0]
+    path = httpx.URL(image["url"]).path
+    assert cb.get(path).content == ca.get(path).content != b""
+    assert [i["id"] for i in cb.get("/api/v1/images").json()["images"]] == [image["id"]]
+    return image

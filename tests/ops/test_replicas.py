@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
-from tests.ops.helpers import ServeProcess, replica_pair
+from tests.ops.helpers import ServeProcess, made_on_one_served_by_other, replica_pair
 from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]
@@ -38,26 +37,8 @@ def image_calls(emulator) -> int:
 def test_two_replicas_share_history_images_cache_and_account_state(replicas, emulator):
     a, b = replicas
     with a.client(headers=AUTH) as ca, b.client(headers=AUTH) as cb:
-        for client in (ca, cb):
-            ready = client.get("/readyz").json()
-            assert ready["status"] == "ready", ready
-            assert {"database", "blobs", "redis"} <= set(ready["checks"])
-
         # made on A: listed, described and served by B
-        made = ca.post(
-            "/api/v1/images",
-            json={
-                "prompt": "a lighthouse",
-                "model": "DS-8-CF",
-                "seed": 5,
-                "response_format": "url",
-            },
-        )
-        assert made.status_code == 200, made.text
-        image = made.json()["images"][0]
-        path = httpx.URL(image["url"]).path
-        assert cb.get(path).content == ca.get(path).content != b""
-        assert [i["id"] for i in cb.get("/api/v1/images").json()["images"]] == [image["id"]]
+        image = made_on_one_served_by_other(ca, cb, prompt="a lighthouse", model="DS-8-CF", seed=5)
         assert cb.get(f"/api/v1/images/{image['id']}").json()["seed"] == 5
 
         # the same request on B is answered from the shared store: no upstream call
