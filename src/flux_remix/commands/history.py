@@ -157,5 +157,5 @@ def print_table(console: Console, records: list[dict[str, Any]]) -> None:
         cells = [escape(str(r["created"])[:16].replace("T", " ")), escape(r["id"])]
         if wide:
             cells += [escape(str(r["model"]).rpartition("/")[2]), f"{r['width']}x{r['height']}"]
-        table.add_row(*cells, str(r["seed"]), escape(prompt))
+        table.add_row(*cells, "—" if r["seed"] is None else str(r["seed"]), escape(prompt))
     console.print(table)
