@@ -52,9 +52,7 @@ def test_original_api_reports_seed_null_with_a_note(app_server, emulator):
 
 def test_openai_images_ignore_a_seed_the_model_does_not_take_and_say_so(app_server, emulator):
     with app_server.client(headers=AUTH) as c:
-        r = c.post(
-            "/v1/images/generations", json={"prompt": "a cat", "model": SCHNELL, "seed": 42}
-        )
+        r = c.post("/v1/images/generations", json={"prompt": "a cat", "model": SCHNELL, "seed": 42})
         again = c.post(
             "/v1/images/generations", json={"prompt": "a cat", "model": SCHNELL, "seed": 42}
         ).json()
