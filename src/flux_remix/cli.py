@@ -86,11 +86,6 @@ def serve(
         raise fail(exc) from None
     if settings.demo:
         log.warning("demo mode: images come from the built-in emulator, not Cloudflare")
-    if not settings.auth_enabled:
-        log.warning(
-            "API_KEY is not set: every route is open to anyone, unless keys were made with "
-            "`flux-remix keys create`"
-        )
     log.info("flux-remix listening on http://%s:%d  (docs: /docs)", host, port)
     run_server(application, settings, host=host, port=port, log_level=level)
 
@@ -201,12 +196,17 @@ def history(
     ] = None,
     server: ServerOpt = None,
     key: KeyOpt = None,
+    demo: Annotated[bool, typer.Option("--demo", help="The demo's history.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     wrangler: WranglerOpt = None,
 ) -> None:
     """Search the stored images (newest first), or export them as JSON lines."""
     from flux_remix.commands import history as h
 
+    if server and demo:
+        raise typer.BadParameter(
+            "--demo reads this machine's demo data; leave it out with --server"
+        )
     filters = h.Filters(query.strip() or None if query else None, model, h.utc(since), h.utc(until))
     limit = limit if limit is not None or export is not None else 20
     records: list[dict[str, Any]] = []
@@ -225,9 +225,12 @@ def history(
             if server:
                 count = h.each_remote(server, key, filters, limit, export_line)
             else:
-                count = h.each_local(
-                    load_settings(wrangler_toml=wrangler), filters, limit, export_line
+                settings = (
+                    load_settings(wrangler_toml=wrangler, demo=True)
+                    if demo
+                    else load_settings(wrangler_toml=wrangler)
                 )
+                count = h.each_local(settings, filters, limit, export_line)
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     except OSError as exc:

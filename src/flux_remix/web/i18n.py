@@ -31,6 +31,9 @@ EN: dict[str, str] = {
         "Demo mode: images come from the built-in Workers AI emulator, not from Cloudflare. "
         "They are drawn procedurally and are not AI output."
     ),
+    "open_tag": "OPEN",
+    "open_banner": "No API key is set: anyone who can reach this server can generate images "
+    "and see every image.",
     "footer_api": "API documentation",
     # sign-in
     "signin_title": "Sign in",
@@ -181,6 +184,8 @@ ZH: dict[str, str] = {
         "演示模式：图片来自内置的 Workers AI 模拟器，而不是 Cloudflare。"
         "这些图片由程序绘制，并非 AI 生成。"
     ),
+    "open_tag": "开放",
+    "open_banner": "未设置 API 密钥：任何能访问此服务器的人都能生成图片并查看所有图片。",
     "footer_api": "API 文档",
     "signin_title": "登录",
     "signin_lead": (
