@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from flux_remix import errors as e
 from flux_remix.commands.exits import (
@@ -37,6 +36,28 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from flux_remix import __version__
+
+        out.print(f"flux-remix {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Prompts to images through Cloudflare Workers AI."""
+
+
 __all__ = ["EXIT_CODES", "app", "exit_code", "fail", "main"]
 
 WranglerOpt = Annotated[
@@ -284,22 +305,22 @@ def accounts(
     if as_json:
         write_json({"accounts": rows})
         return
+    from flux_remix.commands.tables import ACCOUNT_COLUMNS, fit_table
+
     colours = {"healthy": "green", "cooling_down": "yellow", "exhausted": "yellow"}
-    table = Table(title="Cloudflare accounts (neurons: today, UTC)")
-    for col in ("account", "state", "neurons used", "left", "ok / failed", "until", "reason"):
-        table.add_column(col)
-    for r in rows:
-        colour = colours.get(r["state"], "red")
-        table.add_row(
+    cells = [
+        (
             escape(r["label"]),
-            f"[{colour}]{r['state']}[/]",
+            f"[{colours.get(r['state'], 'red')}]{r['state']}[/]",
             f"{r['neurons_used_today']:,.1f}",
             f"{r['neurons_left_today']:,.1f}",
             f"{r['successes_today']} / {r['failures_today']}",
             escape((r["available_at"] or "")[:19].replace("T", " ")),
             escape(r["reason"] or ""),
         )
-    out.print(table)
+        for r in rows
+    ]
+    out.print(fit_table(out, "Cloudflare accounts (neurons: today, UTC)", ACCOUNT_COLUMNS, cells))
 
 
 @app.command()

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from flux_remix import errors as e
 from flux_remix.commands.exits import err, fail, write_json
+from flux_remix.commands.tables import Column, fit_table
 from flux_remix.settings import Settings, load_settings
 
 keys_app = typer.Typer(
@@ -272,12 +272,22 @@ def _limit(value: float) -> str:
     return "-" if not value else f"{value:g}"
 
 
+KEY_COLUMNS = (
+    Column("id", is_id=True),
+    Column("label", min_width=10),
+    Column("role", drop=3, no_wrap=True),
+    Column("source", drop=5, no_wrap=True),
+    Column("per minute", drop=2, no_wrap=True),
+    Column("neurons/day", drop=1, no_wrap=True),
+    Column("used", drop=4, no_wrap=True),
+    Column("state", no_wrap=True),
+)
+
+
 def print_keys(console: Console, rows: list[dict[str, Any]]) -> None:
-    table = Table(title="API keys (neurons: today, UTC)")
-    for col in ("id", "label", "role", "source", "per minute", "neurons/day", "used", "state"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
+    """The keys, ids in full; at 80 columns the less useful columns are left out."""
+    cells = [
+        (
             escape(r["id"]),
             escape(r["label"]),
             "admin" if r["admin"] else "user",
@@ -287,4 +297,6 @@ def print_keys(console: Console, rows: list[dict[str, Any]]) -> None:
             f"{r['neurons_used_today']:,.1f}",
             "[red]revoked[/]" if r["revoked"] else "[green]active[/]",
         )
-    console.print(table)
+        for r in rows
+    ]
+    console.print(fit_table(console, "API keys (neurons: today, UTC)", KEY_COLUMNS, cells))
