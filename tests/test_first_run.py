@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,3 +128,21 @@ def test_keys_and_openness_are_never_a_surprise(tmp_path):
         assert refused.status_code == 401
     text = log.read_text()
     assert "auth is on: 0 active stored key(s), 2 revoked; no key works" in text
+
+
+def test_the_readme_python_example_runs_in_the_installed_venv(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (example,) = [
+        block
+        for block in readme.split("```python\n")[1:]
+        if "import httpx" in block.split("```")[0]
+    ]
+    code = example.split("```")[0]
+    with serving(clean_env(tmp_path), tmp_path / "serve.log") as url:
+        script = tmp_path / "example.py"
+        script.write_text(code.replace("http://127.0.0.1:8000", url), encoding="utf-8")
+        r = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+        )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("一只可爱的猫咪 a cute cat")
