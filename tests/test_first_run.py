@@ -6,15 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support import free_port
-from tests.test_cli import EXE, clean_env, run
+from tests.test_cli import EXE, clean_env, run, serving
 
 DS8 = ["-m", "DS-8-CF"]
 
@@ -62,35 +58,6 @@ def keys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,  # not a terminal: warns, does not ask
         check=False,
     )
-
-
-@contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`flux-remix serve --demo` as a user starts it; its log lines go to `log`."""
-    port = free_port()
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [*EXE, "serve", "--demo", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "serve --demo did not start"
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
 
 
 def test_keys_and_openness_are_never_a_surprise(tmp_path):
