@@ -80,6 +80,7 @@ async def _image(state: EmulatorState, spec: ModelSpec, values: dict[str, object
         height,
         spec.image_format,
         tuple(inputs),
+        seeded=isinstance(seed_value, int | float),
     )
     data = await state.renderer.render_async(request)
     if state.config.latency > 0:
