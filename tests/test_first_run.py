@@ -39,6 +39,11 @@ def test_the_demo_keeps_its_own_data_directory(tmp_path):
     assert not (real / "flux-remix.sqlite3").exists()
     assert [r["id"] for r in history(env, "--demo")] == [image_id]
     assert history(env) == []  # real use does not see the demo's image
+    made_key = keys(env, "create", "trying the demo", "--demo", "--yes")
+    assert made_key.returncode == 0, made_key.stderr
+    demo_keys = json.loads(keys(env, "list", "--demo", "--json").stdout)["keys"]
+    assert [k["label"] for k in demo_keys] == ["trying the demo"]
+    assert json.loads(keys(env, "list", "--json").stdout)["keys"] == []  # nor its keys
 
 
 def test_an_explicit_data_directory_is_used_by_the_demo_too(tmp_path):
