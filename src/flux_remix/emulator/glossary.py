@@ -127,7 +127,7 @@ class _Composer:
         for word in self.dictionary.segment(text):
             if len(word) >= 3 and word[-1] in PLACES and self.dictionary.known(word[:-1]):
                 out += [word[:-1], word[-1]]
-            elif len(word) == 2 and word[-1] in AT and word[0] not in AT:
+            elif len(word) == 2 and word[-1] in AT and self.is_verb(word):  # not 现在 "now"
                 out += [word, word[-1]]
             else:
                 out.append(word)
