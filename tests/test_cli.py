@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,35 @@ def run(
     return subprocess.run(
         [*EXE, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+@contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`flux-remix serve --demo` as a user starts it; its log lines go to `log`."""
+    port = free_port()
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [*EXE, "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "serve --demo did not start"
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
 
 
 def test_serve_refuses_without_accounts(tmp_path):
@@ -65,26 +96,7 @@ def test_bad_config_stops_start_up_with_one_message(tmp_path, env, needle):
 
 
 def test_serve_demo_answers_the_readme_curl(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(
-        [*EXE, "serve", "--demo", "--port", str(port)],
-        env=clean_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "serve --demo did not start"
-            time.sleep(0.2)
+    with serving(clean_env(tmp_path), tmp_path / "serve.log") as url:
         r = httpx.post(
             f"{url}/api/image",
             headers={"Authorization": "Bearer your_api_key_here"},
@@ -97,9 +109,6 @@ def test_serve_demo_answers_the_readme_curl(tmp_path):
         assert r.json()["translator"] == "llm"
         page = httpx.get(url + "/", timeout=5).text
         assert "Demo mode" in page
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_generate_demo_writes_files_and_json(tmp_path):

@@ -208,12 +208,14 @@ def memory(args: argparse.Namespace, work: Path, upstream: Server) -> str:
 
 
 def cache(args: argparse.Namespace, work: Path, upstream: Server) -> str:
-    """A stored image asked for again (fixed seed): answered from storage, no upstream call."""
+    """A stored image asked for again (fixed seed): answered from storage, no upstream call.
+
+    Lucid Origin (JPEG like schnell, 1024² here): schnell takes no seed, so it is never cached."""
     app = servers.start_flux_remix(work, upstream, work / "cache-data")
     try:
         rows: list[list[object]] = []
         for fmt in ("b64_json", "url"):
-            path = paths.openai_images(app, fmt, seed=42)
+            path = paths.openai_images(app, fmt, seed=42, model="lucid-origin")
             answer = paths.check(path)  # the first is a miss or a hit; from here on, hits
             assert paths.check(path)["flux_remix"]["cache"] == "hit"
             for c in (1, 16):

@@ -39,11 +39,13 @@ def direct_openai(upstream: Server) -> Target:
     return Target("direct: OpenAI shape", load.Request(url, body, "unused"), "b64_json")
 
 
-def openai_images(app: Server, response_format: str, seed: int | None = None) -> Target:
-    fields: dict[str, Any] = {"model": "FLUX.1-Schnell-CF", "prompt": PROMPT}
+def openai_images(
+    app: Server, response_format: str, seed: int | None = None, model: str = "FLUX.1-Schnell-CF"
+) -> Target:
+    fields: dict[str, Any] = {"model": model, "prompt": PROMPT}
     fields["response_format"] = response_format
-    if seed is not None:
-        fields["seed"] = seed
+    if seed is not None:  # for a model that takes one (schnell takes none: never cached)
+        fields.update(seed=seed, size="1024x1024")
     name = f"flux-remix /v1/images/generations {response_format}"
     url = f"{app.url}/v1/images/generations"
     return Target(name, load.Request(url, _body(**fields), KEY), response_format)

@@ -67,13 +67,14 @@ def build(latency: float, prompts: list[str]) -> Starlette:
     state.renderer = renderer
     for prompt in prompts:  # draw now, not during the first measured second
         for seed in range(VARIANTS):
-            renderer.render(RenderRequest.build(MODEL, prompt, seed, SIZE, SIZE, "JPEG"))
+            draw = RenderRequest.build(MODEL, prompt, seed, SIZE, SIZE, "JPEG", seeded=False)
+            renderer.render(draw)
 
     async def openai_images(request: Request) -> Response:
         body = json.loads(await request.body())
         prompt = str(body.get("prompt", ""))
         seed = secrets.randbelow(2**32)
-        draw = RenderRequest.build(MODEL, prompt, seed, SIZE, SIZE, "JPEG")
+        draw = RenderRequest.build(MODEL, prompt, seed, SIZE, SIZE, "JPEG", seeded=False)
         data = await renderer.render_async(draw)
         await asyncio.sleep(latency)
         head = b'{"created":%d,"data":[{"b64_json":"' % int(time.time())

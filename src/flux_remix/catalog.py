@@ -25,8 +25,8 @@ ImageEncoding = Literal["b64", "byte_array", "files"]
 class Param:
     """One request parameter a model takes, under our name, with its upstream field name.
 
-    `upstream=None` means flux-remix accepts and reports the value but does not send it (the
-    seed of FLUX.1 schnell, whose schema has no seed).
+    `upstream=None` means flux-remix accepts the value but does not send it. A model whose
+    upstream schema has no seed (FLUX.1 schnell) simply has no `seed` param: see `takes_seed`.
     """
 
     name: str
@@ -89,6 +89,19 @@ class ModelSpec:
         return None
 
     @property
+    def takes_seed(self) -> bool:
+        """Whether upstream takes a seed, so that an image can be made again from it."""
+        seed = self.param("seed")
+        return seed is not None and seed.upstream is not None
+
+    @property
+    def seed_note(self) -> str | None:
+        """Why no seed is reported for this model's images (None when it takes one)."""
+        if self.takes_seed:
+            return None
+        return f"{self.name} takes no seed: every image is new and cannot be made again"
+
+    @property
     def short_id(self) -> str:
         return self.id.rsplit("/", 1)[-1]
 
@@ -146,8 +159,8 @@ def _free(_: PriceInputs) -> float:
 SEED_MAX = 2**32 - 1
 
 
-def _seed(upstream: str | None = "seed") -> Param:
-    return Param("seed", "int", upstream, 0, SEED_MAX, description="Random seed; random if unset")
+def _seed() -> Param:
+    return Param("seed", "int", "seed", 0, SEED_MAX, description="Random seed; random if unset")
 
 
 def _negative() -> Param:
@@ -225,8 +238,8 @@ def builtin_models(flux_steps: int = 4) -> tuple[ModelSpec, ...]:
             output="json_b64",
             size=SizeSpec(1024, 1024, 1024, 1024, fixed=True),
             params=(
+                # No seed: upstream's schema has none, so no image can be made again.
                 Param("steps", "int", "steps", 1, 8, flux_steps, description="Diffusion steps"),
-                _seed(upstream=None),
             ),
             price=_schnell_price,
             price_note="tiles x (4.8 + 9.6 x steps); 172.8 at 1024² / 4 steps",

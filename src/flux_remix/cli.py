@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from flux_remix import errors as e
 from flux_remix.commands.exits import (
@@ -37,6 +36,28 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console()
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from flux_remix import __version__
+
+        out.print(f"flux-remix {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Prompts to images through Cloudflare Workers AI."""
+
+
 __all__ = ["EXIT_CODES", "app", "exit_code", "fail", "main"]
 
 WranglerOpt = Annotated[
@@ -88,11 +109,6 @@ def serve(
         raise fail(exc) from None
     if settings.demo:
         log.warning("demo mode: images come from the built-in emulator, not Cloudflare")
-    if not settings.auth_enabled:
-        log.warning(
-            "API_KEY is not set: every route is open to anyone, unless keys were made with "
-            "`flux-remix keys create`"
-        )
     log.info("flux-remix listening on http://%s:%d  (docs: /docs)", host, port)
     run_server(application, settings, host=host, port=port, log_level=level)
 
@@ -203,12 +219,17 @@ def history(
     ] = None,
     server: ServerOpt = None,
     key: KeyOpt = None,
+    demo: Annotated[bool, typer.Option("--demo", help="The demo's history.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     wrangler: WranglerOpt = None,
 ) -> None:
     """Search the stored images (newest first), or export them as JSON lines."""
     from flux_remix.commands import history as h
 
+    if server and demo:
+        raise typer.BadParameter(
+            "--demo reads this machine's demo data; leave it out with --server"
+        )
     filters = h.Filters(query.strip() or None if query else None, model, h.utc(since), h.utc(until))
     limit = limit if limit is not None or export is not None else 20
     records: list[dict[str, Any]] = []
@@ -227,9 +248,12 @@ def history(
             if server:
                 count = h.each_remote(server, key, filters, limit, export_line)
             else:
-                count = h.each_local(
-                    load_settings(wrangler_toml=wrangler), filters, limit, export_line
+                settings = (
+                    load_settings(wrangler_toml=wrangler, demo=True)
+                    if demo
+                    else load_settings(wrangler_toml=wrangler)
                 )
+                count = h.each_local(settings, filters, limit, export_line)
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     except OSError as exc:
@@ -294,22 +318,22 @@ def accounts(
     if as_json:
         write_json({"accounts": rows})
         return
+    from flux_remix.commands.tables import ACCOUNT_COLUMNS, fit_table
+
     colours = {"healthy": "green", "cooling_down": "yellow", "exhausted": "yellow"}
-    table = Table(title="Cloudflare accounts (neurons: today, UTC)")
-    for col in ("account", "state", "neurons used", "left", "ok / failed", "until", "reason"):
-        table.add_column(col)
-    for r in rows:
-        colour = colours.get(r["state"], "red")
-        table.add_row(
+    cells = [
+        (
             escape(r["label"]),
-            f"[{colour}]{r['state']}[/]",
+            f"[{colours.get(r['state'], 'red')}]{r['state']}[/]",
             f"{r['neurons_used_today']:,.1f}",
             f"{r['neurons_left_today']:,.1f}",
             f"{r['successes_today']} / {r['failures_today']}",
             escape((r["available_at"] or "")[:19].replace("T", " ")),
             escape(r["reason"] or ""),
         )
-    out.print(table)
+        for r in rows
+    ]
+    out.print(fit_table(out, "Cloudflare accounts (neurons: today, UTC)", ACCOUNT_COLUMNS, cells))
 
 
 @app.command()

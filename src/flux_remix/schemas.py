@@ -71,7 +71,7 @@ class GeneratedImage:
     format: ImageFormat
     width: int
     height: int
-    seed: int
+    seed: int | None  # None: the model takes no seed
     neurons: float
     account: str  # the account's label, never its id
     cache: CacheOutcome = "miss"
@@ -129,6 +129,7 @@ class Generation:
     created: float = 0.0
     key_id: str | None = None  # the API key that asked (a hash), None with auth off
     failures: tuple[ImageFailure, ...] = field(default_factory=tuple)
+    seed_note: str | None = None  # why no seed is reported (the model takes none)
 
     @property
     def neurons(self) -> float:
@@ -150,12 +151,13 @@ class Generation:
 class ImageFailure:
     """One image of a batch that could not be made (the others were)."""
 
-    seed: int
+    seed: int | None
     type: str  # the error's kind, e.g. "rate_limited"
     message: str
 
     def __str__(self) -> str:
-        return f"image with seed {self.seed} failed ({self.type}): {self.message}"
+        which = "an image" if self.seed is None else f"image with seed {self.seed}"
+        return f"{which} failed ({self.type}): {self.message}"
 
 
 class PublicImage(BaseModel):
@@ -165,13 +167,13 @@ class PublicImage(BaseModel):
     mime_type: str
     width: int
     height: int
-    seed: int
+    seed: int | None = Field(description="null when the model takes no seed (see seed_note)")
     neurons: float
     cache: CacheOutcome
 
 
 class PublicFailure(BaseModel):
-    seed: int
+    seed: int | None
     type: str
     message: str
 
@@ -201,3 +203,6 @@ class NativeImageResponse(BaseModel):
     neurons: float
     timings: dict[str, float]
     demo: bool
+    seed_note: str | None = Field(
+        default=None, description="Why the images have no seed: the model takes none"
+    )

@@ -37,7 +37,12 @@ from flux_remix.storage import Flights, ImageStore
 from flux_remix.storage.keeper import Job, Keeper
 from flux_remix.styles import with_style
 from flux_remix.upstream import UpstreamImage, WorkersAIClient
-from flux_remix.validation import EffectiveParams, check_final_prompt, validate_request
+from flux_remix.validation import (
+    EffectiveParams,
+    UnusedSeed,
+    check_final_prompt,
+    validate_request,
+)
 
 T = TypeVar("T")
 
@@ -85,14 +90,20 @@ class ImageService:
         *,
         key_id: str | None = None,
         progress: Progress = _no_progress,
+        unused_seed: UnusedSeed = "refuse",
     ) -> Generation:
-        """Generate `req.n` images; raise a `FluxRemixError` when none could be made."""
+        """Generate `req.n` images; raise a `FluxRemixError` when none could be made.
+
+        `unused_seed` is what an explicit seed gets from a model that takes none (see
+        validation.UnusedSeed)."""
         model = "unknown"  # a metrics label: never the caller's raw string
         with self.metrics.generation_in_flight():
             try:
                 model = self.resolve_model(req.model).id
                 note(model=model)
-                generation = await self._generate(req, key_id=key_id, progress=progress)
+                generation = await self._generate(
+                    req, key_id=key_id, progress=progress, unused_seed=unused_seed
+                )
             except e.FluxRemixError as err:
                 self.metrics.generation(model, err.kind)
                 raise
@@ -103,13 +114,18 @@ class ImageService:
         return generation
 
     async def _generate(
-        self, req: ImageRequest, *, key_id: str | None, progress: Progress
+        self,
+        req: ImageRequest,
+        *,
+        key_id: str | None,
+        progress: Progress,
+        unused_seed: UnusedSeed,
     ) -> Generation:
         started = time.perf_counter()
         timings = Timings()
         spec = self.resolve_model(req.model)
         sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
-        params = validate_request(spec, sized, self.image_limits)
+        params = validate_request(spec, sized, self.image_limits, unused_seed=unused_seed)
         if self.limiter is not None:  # before any upstream call: the key's daily neurons
             estimate = spec.estimate_neurons(params.price_inputs()) * req.n
             await self.limiter.check_budget(key_id, estimate)
@@ -130,11 +146,11 @@ class ImageService:
             key_id=key_id,
             model_name=spec.name,
             prompt=outcome,
-            cacheable=req.seed is not None,
+            cacheable=req.seed is not None and params.seed is not None,
             translate_ms=timings.translate_ms,
             demo=self.settings.demo,
         )
-        seeds = [(params.seed + i) % (SEED_MAX + 1) for i in range(req.n)]
+        seeds = _seeds(params.seed, req.n)
         results = await _all_settled(
             [self._image(job, params.with_seed(s), prompt, progress) for s in seeds]
         )
@@ -166,6 +182,7 @@ class ImageService:
             created=time.time(),
             key_id=key_id,
             failures=failed,
+            seed_note=_seed_note(spec, params),
         )
         if self.limiter is not None:
             await self.limiter.charge(key_id, generation.neurons + outcome.neurons)
@@ -237,6 +254,22 @@ class ImageService:
             account=account.label,
             b64=result.b64,
         )
+
+
+def _seeds(first: int | None, n: int) -> list[int | None]:
+    """One seed per image of a batch (first, first + 1, …), or none for a model without."""
+    if first is None:
+        return [None] * n
+    return [(first + i) % (SEED_MAX + 1) for i in range(n)]
+
+
+def _seed_note(spec: ModelSpec, params: EffectiveParams) -> str | None:
+    """Why the images report no seed, and which explicit seed was not used."""
+    if spec.seed_note is None:
+        return None
+    if params.seed_ignored is None:
+        return spec.seed_note
+    return f"{spec.seed_note}; the seed {params.seed_ignored} sent was not used"
 
 
 async def _all_settled(calls: list[Coroutine[Any, Any, T]]) -> list[T | BaseException]:

@@ -335,6 +335,12 @@ def _default_data_dir() -> Path:
     return Path(base) / "flux-remix"
 
 
+def demo_data_dir() -> Path:
+    """Where `--demo` keeps its images, history and keys unless FLUX_REMIX_DATA_DIR is set:
+    beside real use's, never in it, so nothing made in the demo appears in real use."""
+    return _default_data_dir() / "demo"
+
+
 ENV_NAMES: tuple[str, ...] = tuple(
     str(f.alias) for f in Settings.model_fields.values() if f.alias is not None
 )
@@ -367,6 +373,8 @@ def load_settings(
     values: dict[str, Any] = read_wrangler_vars(wrangler_toml) if wrangler_toml else {}
     values.update({name: env[name] for name in ENV_NAMES if name in env})
     values.update(overrides)
+    if values.get("demo") and not {"FLUX_REMIX_DATA_DIR", "data_dir"} & values.keys():
+        values["data_dir"] = demo_data_dir()
     try:
         settings = Settings.model_validate(values)
     except ValidationError as exc:

@@ -6,10 +6,11 @@ silent clamp, never an upstream 400.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from flux_remix.catalog import ModelSpec, Param, PriceInputs
 from flux_remix.errors import InvalidParameterError
@@ -17,7 +18,18 @@ from flux_remix.limits import ImageLimits, InputImage, check_prompt, decode_imag
 from flux_remix.schemas import ImageRequest
 from flux_remix.uploads import normalise
 
-__all__ = ["EffectiveParams", "InputImage", "check_final_prompt", "validate_request"]
+__all__ = [
+    "EffectiveParams",
+    "InputImage",
+    "UnusedSeed",
+    "check_final_prompt",
+    "validate_request",
+]
+
+# What an explicit seed gets from a model that takes none (catalog `takes_seed`): the native API
+# refuses it, like any parameter a model does not take; API shapes whose clients send a seed
+# with every request (A1111, OpenAI SDK extras) ignore it and say so in the answer's note.
+UnusedSeed = Literal["refuse", "ignore"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +39,14 @@ class EffectiveParams:
     model: ModelSpec
     width: int
     height: int
-    seed: int
+    seed: int | None  # None: the model takes no seed (its images cannot be made again)
     values: dict[str, Any]  # our param name -> value: scalar params the model takes, and `style`
     images: dict[str, tuple[InputImage, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what was changed in the uploads to suit the model
+    seed_ignored: int | None = None  # an explicit seed that was not used (`UnusedSeed` ignore)
 
-    def with_seed(self, seed: int) -> EffectiveParams:
-        return replace(self, seed=seed)
+    def with_seed(self, seed: int | None) -> EffectiveParams:
+        return dataclasses.replace(self, seed=seed)
 
     @property
     def steps(self) -> int | None:
@@ -64,10 +77,14 @@ _SCALAR_FIELDS = ("negative_prompt", "steps", "guidance", "strength")
 
 
 def validate_request(
-    spec: ModelSpec, req: ImageRequest, limits: ImageLimits | None = None
+    spec: ModelSpec,
+    req: ImageRequest,
+    limits: ImageLimits | None = None,
+    *,
+    unused_seed: UnusedSeed = "refuse",
 ) -> EffectiveParams:
     """Check `req` against `spec` (and uploads against `limits`); return the effective
-    parameters (seed drawn if unset)."""
+    parameters (seed drawn if unset and the model takes one)."""
     check_prompt(spec, req.prompt)
     width, height = _size(spec, req.width, req.height)
     values: dict[str, Any] = {}
@@ -85,12 +102,25 @@ def validate_request(
                 values[name] = param.default
             continue
         values[name] = _check_scalar(spec, param, given)
-    seed = req.seed if req.seed is not None else secrets.randbelow(2**32)
-    seed_param = spec.param("seed")
-    if seed_param is not None:
-        _check_scalar(spec, seed_param, seed)
+    seed, ignored = _seed(spec, req.seed, unused_seed)
     images, notes = _images(spec, req, limits or ImageLimits())
-    return EffectiveParams(spec, width, height, seed, values, images, notes)
+    return EffectiveParams(
+        spec, width, height, seed, values, images, notes=notes, seed_ignored=ignored
+    )
+
+
+def _seed(spec: ModelSpec, given: int | None, unused: UnusedSeed) -> tuple[int | None, int | None]:
+    """The seed to send (drawn when unset), and an explicit one that is not used."""
+    seed_param = spec.param("seed")
+    if seed_param is None or not spec.takes_seed:
+        if given is not None and unused == "refuse":
+            raise InvalidParameterError(
+                "seed", f"{spec.seed_note}; leave seed out ({_takes(spec)})"
+            )
+        return None, given
+    seed = given if given is not None else secrets.randbelow(2**32)
+    _check_scalar(spec, seed_param, seed)
+    return seed, None
 
 
 def check_final_prompt(spec: ModelSpec, prompt: str) -> str:
@@ -155,8 +185,11 @@ def _fmt(value: float | None) -> str:
 
 
 def _not_taken(spec: ModelSpec, name: str) -> str:
-    takes = ", ".join(p.name for p in spec.params) or "only a prompt"
-    return f"{spec.name} does not take {name} (it takes: prompt, {takes})"
+    return f"{spec.name} does not take {name} ({_takes(spec)})"
+
+
+def _takes(spec: ModelSpec) -> str:
+    return "it takes: " + ", ".join(["prompt", *(p.name for p in spec.params)])
 
 
 def _images(

@@ -33,9 +33,11 @@ FAMILIES = [
 
 @pytest.mark.parametrize(("model", "extra", "fmt", "size"), FAMILIES)
 def test_every_model_family_round_trips(app_server, emulator, model, extra, fmt, size):
+    seeded = model != "FLUX.1-Schnell-CF"  # the one model that takes no seed (test_seeds.py)
+    seed = {"seed": 11} if seeded else {}
     with app_server.client(headers=AUTH) as c:
         r = c.post(
-            "/api/v1/images", json={"prompt": "a small boat", "model": model, "seed": 11, **extra}
+            "/api/v1/images", json={"prompt": "a small boat", "model": model, **seed, **extra}
         )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -45,7 +47,8 @@ def test_every_model_family_round_trips(app_server, emulator, model, extra, fmt,
         assert img.format == fmt
     assert img.format.lower() == image["mime_type"].split("/")[1].replace("jpeg", "jpeg")
     assert img.size == size == (image["width"], image["height"])
-    assert image["seed"] == 11 == body["params"]["seed"]
+    assert image["seed"] == body["params"]["seed"] == (11 if seeded else None)
+    assert (body["seed_note"] is None) == seeded
     assert body["final_prompt"] == "a small boat"
     assert body["timings"]["total_ms"] > 0
     assert len(image_calls(emulator)) == 1
@@ -53,7 +56,7 @@ def test_every_model_family_round_trips(app_server, emulator, model, extra, fmt,
 
 def test_schnell_gets_only_prompt_and_steps_and_neurons_come_from_the_header(app_server, emulator):
     with app_server.client(headers=AUTH) as c:
-        body = c.post("/api/v1/images", json={"prompt": "a cat", "seed": 5}).json()
+        body = c.post("/api/v1/images", json={"prompt": "a cat"}).json()
     (call,) = image_calls(emulator)
     assert sorted(call.fields) == ["prompt", "steps"]
     assert body["neurons"] == 172.8
@@ -144,7 +147,9 @@ def test_models_endpoint_describes_parameters(app_server):
     by_id = {m["id"]: m for m in body["models"]}
     schnell = by_id["@cf/black-forest-labs/flux-1-schnell"]
     assert schnell["size"]["fixed"] is True
-    assert [p["name"] for p in schnell["params"]] == ["steps", "seed"]
+    assert [p["name"] for p in schnell["params"]] == ["steps"]
+    assert schnell["takes_seed"] is False and "takes no seed" in schnell["seed_note"]
+    assert by_id["@cf/lykon/dreamshaper-8-lcm"]["takes_seed"] is True
     assert by_id["@cf/black-forest-labs/flux-2-dev"]["request_encoding"] == "multipart"
     assert by_id["@cf/lykon/dreamshaper-8-lcm"]["aliases"] == ["DS-8-CF"]
 

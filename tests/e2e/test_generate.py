@@ -75,12 +75,14 @@ def test_sign_in_then_generate_with_two_model_families(site, page, emulator):
     assert page.is_hidden("#size-inputs") and page.is_hidden("#p-negative_prompt")
     assert "always makes 1024×1024" in page.text_content("#size-hint")
     page.fill("#prompt", "a lighthouse at dusk, oil painting")
-    page.fill("#seed", "4242")
+    assert page.is_hidden("#seed")  # schnell takes no seed: no control, and the hint says why
+    assert "takes no seed" in page.text_content("#seed-hint")
     page.click("#generate-button")
     page.wait_for_selector("#result-grid img[src$='.jpg']")
     img = first_image(page)
     assert (img.get_attribute("width"), img.get_attribute("height")) == ("1024", "1024")
-    assert "seed 4242" in page.text_content("#result-grid figcaption")
+    caption = page.text_content("#result-grid figcaption")
+    assert "no seed" in caption and "Reuse seed" not in caption
     assert page.text_content("#result-translator") == "not translated"
     shot(page, "generate-result-flux")
 

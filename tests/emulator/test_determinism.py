@@ -85,3 +85,11 @@ def test_renderer_cache_is_bounded() -> None:
     assert renderer.render(requests[2]) is outputs[2]  # cached
     assert renderer.render(requests[0]) == outputs[0]  # evicted, redrawn identically
     assert draw_image(requests[1]) == outputs[1]
+
+
+def test_an_image_drawn_without_a_seed_is_labelled_so() -> None:
+    """Schnell takes no seed: its label says "no seed" instead of the seed drawn for it."""
+    seeded = RenderRequest.build("flux-1-schnell", "a fox", 7, 256, 256, "jpeg")
+    unseeded = RenderRequest.build("flux-1-schnell", "a fox", 7, 256, 256, "jpeg", seeded=False)
+    assert seeded.digest() != unseeded.digest()
+    assert draw_image(seeded) != draw_image(unseeded)

@@ -230,3 +230,13 @@ def test_fault_spec_model() -> None:
     assert spec.probability == 1.0 and spec.account_id is None and spec.delay == 0.0
     with pytest.raises(ValueError):
         FaultSpec(kind="capacity", count=0)
+
+
+def test_unweighted_answers_lose_weights_and_brackets_but_are_billed(emu: Emu) -> None:
+    emu.server.state.add_fault(kind="unweighted", model=LLAMA, count=1)
+    body = {"messages": [{"role": "user", "content": "Translate: (杰作:1.2), [模糊], 一只猫"}]}
+    broken = emu.run(LLAMA, json=body).json()["result"]["response"]
+    kept = emu.run(LLAMA, json=body).json()["result"]["response"]
+    assert kept == "(masterpiece:1.2), [blurry], a cat"
+    assert broken == "masterpiece, blurry, a cat"
+    assert emu.server.state.used(ACCOUNT) > 0

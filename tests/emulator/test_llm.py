@@ -20,7 +20,7 @@ GEMMA = "@cf/google/gemma-4-26b-a4b-it"
 M2M = "@cf/meta/m2m100-1.2b"
 SYSTEM = "You translate image prompts into English. Reply with the prompt only."
 PROMPT = "一只可爱的猫在花园里，油画风格, 4k"
-EXPECTED = "a cute cat in garden, oil painting style, 4k"
+EXPECTED = "a cute cat in the garden, oil painting style, 4k"
 
 
 def translate_messages(text: str = PROMPT) -> list[dict[str, str]]:
@@ -145,7 +145,7 @@ def test_m2m100(emu: Emu) -> None:
     response = emu.run(M2M, json={"text": "日落时的雪山", "source_lang": "zh", "target_lang": "en"})
     assert response.status_code == 200
     assert response.json() == {
-        "result": {"translated_text": "sunset snowy mountain"},
+        "result": {"translated_text": "snowy mountains at sunset"},
         "success": True,
         "errors": [],
         "messages": [],
@@ -236,9 +236,16 @@ def test_streaming(emu: Emu, model: str, key: str) -> None:
     [
         ("一只可爱的猫", "a cute cat"),
         ("动漫风格的女孩，樱花", "anime style girl, cherry blossoms"),
-        ("未知的字符犇", "an image"),
+        ("犇", "an image"),  # nothing the dictionary knows
         ("plain English stays", "plain English stays"),
         ("赛博朋克城市，夜晚。霓虹灯", "cyberpunk city, night, neon lights"),
+        ("夕阳下的灯塔", "a lighthouse under the sunset"),
+        ("一只可爱的猫咪在窗台上晒太阳", "a cute cat basking in the sun on the window sill"),
+        ("穿着红色连衣裙的女孩在花园里跳舞", "a girl wearing red dress dancing in the garden"),
+        ("雪山脚下的小木屋", "a log cabin at the foot of the snowy mountains"),
+        ("樱花树下", "under the cherry blossoms tree"),
+        ("一碗热腾腾的拉面", "a bowl of steaming ramen"),
+        ("(杰作:1.2), 一只猫", "(masterpiece:1.2), a cat"),
     ],
 )
 def test_glossary(text: str, english: str) -> None:

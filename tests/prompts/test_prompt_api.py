@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from flux_remix.emulator import FaultSpec
 from flux_remix.errors import ConfigError
 from flux_remix.prompts.detect import has_cjk
 from flux_remix.redis_client import redis_from_url
@@ -119,10 +120,11 @@ def test_exhausted_accounts_fall_back_to_the_dictionary(app_server, emulator):
     assert "used the offline dictionary" in p["note"]
 
 
-def test_broken_weights_fall_back_to_the_dictionary(app_server):
+def test_broken_weights_fall_back_to_the_dictionary(app_server, emulator):
+    emulator.state.add_fault(FaultSpec(kind="unweighted", model=LLAMA))
     with app_server.client(headers=AUTH) as c:
         p = c.post("/api/v1/prompt", json={"prompt": "(杰作:1.2), 最高画质, 1girl"}).json()
-    # the emulator's LLM turns "(杰作:1.2)" into "( masterpiece, 1, 2)": refused
+    # the LLM's answer "masterpiece, best quality, 1girl" lost the weight: refused
     assert p["final_prompt"] == "(masterpiece:1.2), best quality, 1girl"
     assert p["translator"] == "dictionary" and "weights or brackets" in p["note"]
 

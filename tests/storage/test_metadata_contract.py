@@ -191,3 +191,43 @@ async def test_insert_many_writes_all_rows_or_none(metadata_store: MetadataStore
     await metadata_store.insert_many([r for r in batch if r is not existing])  # still usable
     page = await metadata_store.history(HistoryQuery(limit=50))
     assert len(page.records) == 6
+
+
+async def test_a_row_without_a_seed_comes_back_without_one(metadata_store: MetadataStore) -> None:
+    record = make_record(seed=None, params={"width": 1024, "height": 1024, "seed": None})
+    await metadata_store.insert(record)
+    assert await metadata_store.get(record.id) == record
+
+
+async def test_migration_0006_takes_schnell_s_fictional_seeds_away(
+    make_metadata_store: Callable[..., MetadataStore],
+) -> None:
+    """FLUX.1 schnell never sent a seed upstream: rows stored before 0006 lose theirs."""
+    before = [m for m in MIGRATIONS if m.name < "0006"]
+    schnell = make_record(seed=42, params={"width": 1024, "height": 1024, "seed": 42, "steps": 4})
+    sdxl = make_record(
+        seed=42,
+        model="@cf/stabilityai/stable-diffusion-xl-base-1.0",
+        params={"seed": 42, "steps": 20},
+        cache_key="v1:k",
+    )
+    old = make_metadata_store(migrations=before)
+    await old.open()
+    try:
+        for record in (schnell, sdxl):
+            await old.insert(record)
+    finally:
+        await old.close()
+    store = make_metadata_store()
+    await store.open()
+    try:
+        assert await store.applied_migrations() == [m.name for m in MIGRATIONS]
+        got = await store.get(schnell.id)
+        assert got is not None and got.seed is None and got.params["seed"] is None
+        assert got.params["steps"] == 4 and got.prompt == schnell.prompt
+        assert await store.get(sdxl.id) == sdxl
+        assert (await store.find_cached("v1:k")) == sdxl  # the cache index came back too
+        page = await store.history(HistoryQuery(limit=5, model=sdxl.model))
+        assert [r.id for r in page.records] == [sdxl.id]
+    finally:
+        await store.close()

@@ -72,12 +72,20 @@ def test_tiles_round_up_per_side():
     assert tiles(513, 512) == 2
 
 
-def test_schnell_takes_only_steps_and_a_local_seed():
+def test_schnell_takes_only_steps_and_no_seed():
     spec = build_catalog({}).resolve("FLUX.1-Schnell-CF")
     assert spec.size.fixed
-    assert [(p.name, p.upstream) for p in spec.params] == [("steps", "steps"), ("seed", None)]
+    assert [(p.name, p.upstream) for p in spec.params] == [("steps", "steps")]
     steps = spec.param("steps")
     assert steps is not None and steps.maximum == 8
+    assert not spec.takes_seed
+    assert spec.seed_note is not None and "takes no seed" in spec.seed_note
+
+
+def test_every_other_model_takes_a_seed_upstream():
+    seeded = {m.short_id for m in build_catalog({}) if m.takes_seed}
+    assert seeded == {m.short_id for m in build_catalog({})} - {"flux-1-schnell"}
+    assert all(build_catalog({}).resolve(s).seed_note is None for s in seeded)
 
 
 def test_flux_num_steps_sets_the_schnell_default():

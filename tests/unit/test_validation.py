@@ -140,8 +140,28 @@ def test_prompt_over_model_limit_is_refused():
 
 
 def test_schnell_body_is_prompt_and_steps_only():
-    body = encode_image_request(check("FLUX.1-Schnell-CF", seed=7), "a cat")
+    body = encode_image_request(check("FLUX.1-Schnell-CF"), "a cat")
     assert body.json == {"prompt": "a cat", "steps": 4}
+
+
+def test_a_model_without_a_seed_has_none_and_refuses_an_explicit_one():
+    p = check("FLUX.1-Schnell-CF")
+    assert p.seed is None and p.public()["seed"] is None
+    with pytest.raises(InvalidParameterError) as info:
+        check("FLUX.1-Schnell-CF", seed=7)
+    assert info.value.field == "seed"
+    assert "takes no seed" in info.value.message and "it takes: prompt, steps" in info.value.message
+
+
+def test_an_ignored_seed_is_not_used_but_remembered_for_the_note():
+    spec = CATALOG.resolve("FLUX.1-Schnell-CF")
+    p = validate_request(spec, ImageRequest(prompt="a cat", seed=7), unused_seed="ignore")
+    assert (p.seed, p.seed_ignored) == (None, 7)
+    assert encode_image_request(p, "a cat").json == {"prompt": "a cat", "steps": 4}
+    taken = validate_request(
+        CATALOG.resolve("DS-8-CF"), ImageRequest(prompt="a cat", seed=7), unused_seed="ignore"
+    )
+    assert (taken.seed, taken.seed_ignored) == (7, None)
 
 
 def test_sd_body_uses_num_steps_and_sizes():

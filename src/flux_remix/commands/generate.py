@@ -131,6 +131,7 @@ def local_result(g: Generation, output: Path) -> dict[str, Any]:
         "cache": g.cache,
         "demo": g.demo,
         "errors": list(g.errors),
+        "seed_note": g.seed_note,
         "files": files,
         "server": None,
     }
@@ -178,7 +179,11 @@ def remote_result(body: dict[str, Any], output: Path, server: str) -> dict[str, 
         "neurons": body["neurons"],
         "cache": body.get("cache", "miss"),
         "demo": body.get("demo", False),
-        "errors": [f"seed {f['seed']}: {f['message']}" for f in body.get("errors", [])],
+        "errors": [
+            f"seed {f['seed']}: {f['message']}" if f.get("seed") is not None else f["message"]
+            for f in body.get("errors", [])
+        ],
+        "seed_note": body.get("seed_note"),
         "files": files,
         "server": server,
     }
@@ -223,10 +228,13 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
         table.add_row(name, escape(str(value)))
     console.print(table)
     for f in result["files"]:
+        seed = "no seed" if f["seed"] is None else f"seed {f['seed']}"
         console.print(
-            f"[green]wrote[/] {escape(f['path'])}  ({f['width']}x{f['height']}, seed {f['seed']})",
+            f"[green]wrote[/] {escape(f['path'])}  ({f['width']}x{f['height']}, {seed})",
             highlight=False,
         )
+    if result["seed_note"]:
+        console.print(f"[yellow]note:[/] {escape(result['seed_note'])}", highlight=False)
     for problem in result["errors"]:
         console.print(f"[yellow]not made:[/] {escape(problem)}", highlight=False)
     if result["demo"]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from flux_remix.commands.remote import RemoteServer
+from flux_remix.commands.tables import Column, fit_table
 from flux_remix.settings import Settings
 from flux_remix.storage import HistoryQuery, ImageRecord
 
@@ -141,21 +141,28 @@ def each_remote(
     return count
 
 
+HISTORY_COLUMNS = (
+    Column("id", is_id=True),
+    Column("created (UTC)", drop=2, min_width=10),
+    Column("model", drop=4, min_width=10),
+    Column("size", drop=5, no_wrap=True),
+    Column("seed", drop=3, no_wrap=True),
+    Column("prompt", min_width=20),
+)
+
+
 def print_table(console: Console, records: list[dict[str, Any]]) -> None:
-    """Newest first; model and size only where the terminal is wide enough for them."""
-    wide = console.width >= 120
-    table = Table(title=f"{len(records)} image{'s' if len(records) != 1 else ''}, newest first")
-    table.add_column("created (UTC)", no_wrap=True)
-    table.add_column("id", no_wrap=True, min_width=32)
-    if wide:
-        table.add_column("model", no_wrap=True)
-        table.add_column("size", no_wrap=True)
-    table.add_column("seed", no_wrap=True)
-    table.add_column("prompt", overflow="fold")
-    for r in records:
-        prompt = r["prompt"] if len(r["prompt"]) <= 80 else r["prompt"][:79] + "…"
-        cells = [escape(str(r["created"])[:16].replace("T", " ")), escape(r["id"])]
-        if wide:
-            cells += [escape(str(r["model"]).rpartition("/")[2]), f"{r['width']}x{r['height']}"]
-        table.add_row(*cells, str(r["seed"]), escape(prompt))
-    console.print(table)
+    """Newest first, ids in full; model, size, seed and time only where there is room."""
+    rows = [
+        (
+            escape(r["id"]),
+            escape(str(r["created"])[:16].replace("T", " ")),
+            escape(str(r["model"]).rpartition("/")[2]),
+            f"{r['width']}x{r['height']}",
+            "-" if r["seed"] is None else str(r["seed"]),
+            escape(r["prompt"] if len(r["prompt"]) <= 80 else r["prompt"][:79] + "…"),
+        )
+        for r in records
+    ]
+    title = f"{len(records)} image{'s' if len(records) != 1 else ''}, newest first"
+    console.print(fit_table(console, title, HISTORY_COLUMNS, rows))

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from flux_remix import errors as e
 from flux_remix.commands.exits import err, fail, write_json
+from flux_remix.commands.tables import Column, fit_table
 from flux_remix.settings import Settings, load_settings
 
 keys_app = typer.Typer(
@@ -37,6 +37,7 @@ KeyOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+DemoOpt = Annotated[bool, typer.Option("--demo", help="The keys of `serve --demo`'s data.")]
 RateOpt = Annotated[
     int | None,
     typer.Option("--rate-limit", min=0, help="Requests per minute (0: no limit)."),
@@ -73,28 +74,42 @@ def _shown(keys: Any, record: Any) -> Awaitable[dict[str, Any]]:
     return shown()
 
 
-def _call(server: str | None, key: str | None, remote: Callable[[Any], Any], local: Any) -> Any:
+def _call(
+    server: str | None,
+    key: str | None,
+    remote: Callable[[Any], Any],
+    local: Any,
+    *,
+    demo: bool = False,
+) -> Any:
     from flux_remix.commands.remote import RemoteServer
 
     if server:
+        if demo:
+            raise typer.BadParameter("--demo works on this machine's data; leave it out")
         with RemoteServer(server, key) as api:
             return remote(api)
+    return run_local(local_settings(demo), local)
+
+
+def local_settings(demo: bool) -> Settings:
     try:
-        settings = load_settings()
+        return load_settings(demo=True) if demo else load_settings()
     except e.ConfigError as exc:
         raise fail(exc) from None
-    return run_local(settings, local)
 
 
 @keys_app.command("list")
-def list_keys(server: ServerOpt = None, key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+def list_keys(
+    server: ServerOpt = None, key: KeyOpt = None, demo: DemoOpt = False, as_json: JsonOpt = False
+) -> None:
     """Every key by id and label, with its role, limits and neurons used today."""
 
     async def local(keys: Any) -> dict[str, Any]:
         return {"keys": [await _shown(keys, k) for k in await keys.ring.keys()]}
 
     try:
-        body = _call(server, key, lambda api: api.json("GET", "/api/v1/keys"), local)
+        body = _call(server, key, lambda api: api.json("GET", "/api/v1/keys"), local, demo=demo)
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
@@ -111,9 +126,16 @@ def create(
     daily_neurons: BudgetOpt = None,
     server: ServerOpt = None,
     key: KeyOpt = None,
+    demo: DemoOpt = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Turn authentication on without asking.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make a key and print it (once: only its digest is kept)."""
+    """Make a key and print it (once: only its digest is kept).
+
+    On a data directory whose server is open (no API_KEY, no stored key) this turns
+    authentication on for that server: it says so first, and asks when run in a terminal."""
     fields: dict[str, Any] = {"label": label, "admin": admin}
     if rate_limit is not None:
         fields["rate_limit"] = rate_limit
@@ -123,13 +145,21 @@ def create(
     async def local(keys: Any) -> dict[str, Any]:
         if not label.strip():
             raise e.InvalidParameterError("label", "label must not be blank")
+        if not keys.ring.auth_enabled:
+            _warn_turning_auth_on(yes)
         secret, record = await keys.ring.create(
             label.strip(), admin=admin, rate_limit=rate_limit, daily_neurons=daily_neurons
         )
         return {**await _shown(keys, record), "key": secret}
 
     try:
-        body = _call(server, key, lambda api: api.json("POST", "/api/v1/keys", json=fields), local)
+        body = _call(
+            server,
+            key,
+            lambda api: api.json("POST", "/api/v1/keys", json=fields),
+            local,
+            demo=demo,
+        )
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     if as_json:
@@ -147,6 +177,7 @@ def set_limits(
     daily_neurons: BudgetOpt = None,
     server: ServerOpt = None,
     key: KeyOpt = None,
+    demo: DemoOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a stored key's label or limits."""
@@ -169,7 +200,11 @@ def set_limits(
 
     try:
         body = _call(
-            server, key, lambda api: api.json("PATCH", f"/api/v1/keys/{key_id}", json=fields), local
+            server,
+            key,
+            lambda api: api.json("PATCH", f"/api/v1/keys/{key_id}", json=fields),
+            local,
+            demo=demo,
         )
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
@@ -181,18 +216,49 @@ def revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")],
     server: ServerOpt = None,
     key: KeyOpt = None,
+    demo: DemoOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Revoke a stored key (a running server refuses it within a second)."""
+    """Revoke a stored key (a running server refuses it within a second).
+
+    Revoking the last working key leaves the server locked, after a restart too: revoking
+    never opens a server. Every request is refused until a key is made or API_KEY is set."""
 
     async def local(keys: Any) -> dict[str, Any]:
-        return await _shown(keys, await keys.ring.revoke(key_id))
+        body = await _shown(keys, await keys.ring.revoke(key_id))
+        if not any(not k.revoked for k in await keys.ring.keys() if k.source != "env"):
+            err.print(
+                "[yellow]note:[/] that was the last active stored key. A server on this data "
+                "directory without API_KEY now refuses every request (revoking never opens a "
+                "server); `flux-remix keys create` makes a new key.",
+                highlight=False,
+            )
+        return body
 
     try:
-        body = _call(server, key, lambda api: api.json("DELETE", f"/api/v1/keys/{key_id}"), local)
+        body = _call(
+            server,
+            key,
+            lambda api: api.json("DELETE", f"/api/v1/keys/{key_id}"),
+            local,
+            demo=demo,
+        )
     except e.FluxRemixError as exc:
         raise fail(exc, as_json=as_json) from None
     _print_one(body, as_json, "revoked")
+
+
+def _warn_turning_auth_on(yes: bool) -> None:
+    """Say, before the key is made, that it locks a server that is open now."""
+    err.print(
+        "[yellow]warning:[/] the server that uses this data directory is open now (no API_KEY, "
+        "no stored key). This key turns authentication on for it: from then on every request "
+        "needs a key (`Authorization: Bearer <key>`), and revoking keys later does not open it "
+        "again.",
+        highlight=False,
+    )
+    if not yes and sys.stdin.isatty():
+        typer.confirm("Turn authentication on?", abort=True, err=True)
 
 
 def _print_one(body: dict[str, Any], as_json: bool, what: str) -> None:
@@ -206,12 +272,22 @@ def _limit(value: float) -> str:
     return "-" if not value else f"{value:g}"
 
 
+KEY_COLUMNS = (
+    Column("id", is_id=True),
+    Column("label", min_width=10),
+    Column("role", drop=3, no_wrap=True),
+    Column("source", drop=5, no_wrap=True),
+    Column("per minute", drop=2, no_wrap=True),
+    Column("neurons/day", drop=1, no_wrap=True),
+    Column("used", drop=4, no_wrap=True),
+    Column("state", no_wrap=True),
+)
+
+
 def print_keys(console: Console, rows: list[dict[str, Any]]) -> None:
-    table = Table(title="API keys (neurons: today, UTC)")
-    for col in ("id", "label", "role", "source", "per minute", "neurons/day", "used", "state"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
+    """The keys, ids in full; at 80 columns the less useful columns are left out."""
+    cells = [
+        (
             escape(r["id"]),
             escape(r["label"]),
             "admin" if r["admin"] else "user",
@@ -221,4 +297,6 @@ def print_keys(console: Console, rows: list[dict[str, Any]]) -> None:
             f"{r['neurons_used_today']:,.1f}",
             "[red]revoked[/]" if r["revoked"] else "[green]active[/]",
         )
-    console.print(table)
+        for r in rows
+    ]
+    console.print(fit_table(console, "API keys (neurons: today, UTC)", KEY_COLUMNS, cells))

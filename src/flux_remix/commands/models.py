@@ -6,9 +6,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from flux_remix.commands.remote import RemoteServer
+from flux_remix.commands.tables import Column, fit_table
 from flux_remix.settings import Settings
 
 
@@ -68,17 +68,36 @@ def _param(p: dict[str, Any]) -> str:
     return str(p["name"]) + (f" {p['min']:g}-{p['max']:g}" if ranged else "")
 
 
+MODEL_COLUMNS = (
+    Column("model", is_id=True),  # the short id: what `-m` takes, as do the aliases
+    Column("aliases", is_id=True, drop=2),
+    Column("name", drop=3, min_width=12),
+    Column("size", drop=5, min_width=10),
+    Column("parameters", drop=4, min_width=14),
+    Column("neurons (default)", drop=1, no_wrap=True),
+)
+
+
+def _origin_flag(m: dict[str, Any]) -> str:
+    """Where a model came from when not the built-in catalog, and a passed deprecation date."""
+    flag = {"discovered": " (discovered)", "config": " (configured)"}.get(m.get("origin", ""), "")
+    if m.get("deprecated"):
+        flag += f" (deprecated {m['deprecation_date']})"
+    return flag
+
+
 def print_models(console: Console, described: list[dict[str, Any]]) -> None:
-    table = Table(title="Workers AI image models")
-    for col in ("model", "aliases", "size", "parameters", "neurons (default)"):
-        table.add_column(col)
-    for m in described:
-        params = ", ".join(_param(p) for p in m["params"])
-        flag = {"discovered": " (discovered)", "config": " (configured)"}.get(
-            m.get("origin", ""), ""
+    """Each model by the names `-m` takes, in full; the details where there is room (the full
+    `@cf/…` ids and every field are in `--json`)."""
+    rows = [
+        (
+            escape(m["short_id"]),
+            escape("\n".join(m["aliases"])),
+            escape(m["name"] + _origin_flag(m)),
+            escape(_size(m["size"])),
+            escape(", ".join(_param(p) for p in m["params"])),
+            f"{m['default_neurons']:g}",
         )
-        if m.get("deprecated"):
-            flag += f" (deprecated {m['deprecation_date']})"
-        cells = (f"{m['name']}{flag}\n{m['id']}", ", ".join(m["aliases"]), _size(m["size"]), params)
-        table.add_row(*(escape(c) for c in cells), f"{m['default_neurons']:g}")
-    console.print(table)
+        for m in described
+    ]
+    console.print(fit_table(console, "Workers AI image models", MODEL_COLUMNS, rows))

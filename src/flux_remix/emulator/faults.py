@@ -3,15 +3,19 @@
 A :class:`FaultSpec` matches calls by account and model, fires with a probability drawn
 from a seeded RNG (so schedules are reproducible) and, with ``count``, only for the next N
 firings. The first matching armed fault wins. :func:`fault_reply` builds the answer for the
-kinds that replace the response outright; ``slow`` and ``truncated`` are applied around a
-normal call by the runner.
+kinds that replace the response outright; ``slow``, ``truncated`` and ``unweighted`` are
+applied around a normal call by the runner. ``unweighted`` is a text model's answer with its
+emphasis brackets and weights dropped (``(masterpiece:1.2)`` → ``masterpiece``), as small
+models do now and then.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
 import random
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -33,6 +37,7 @@ FaultKind = Literal[
     "quota",
     "slow",
     "truncated",
+    "unweighted",
     "malformed",
     "invalid_base64",
     "not_an_image",
@@ -40,7 +45,7 @@ FaultKind = Literal[
     "html_error",
 ]
 
-AROUND_CALL: frozenset[str] = frozenset({"slow", "truncated"})
+AROUND_CALL: frozenset[str] = frozenset({"slow", "truncated", "unweighted"})
 """Kinds that let the call run (and, for ``slow``, bill) and act around it."""
 
 
@@ -179,6 +184,28 @@ def fault_reply(spec: FaultSpec, *, binary: bool, content_type: str, quota_code:
         return reply
     value = spec.retry_after
     return reply.with_headers(retry_after=str(int(value)) if value.is_integer() else str(value))
+
+
+_WEIGHT = re.compile(r":\s*\d+(?:\.\d+)?\s*(?=[)\]])")
+_BRACKETS = str.maketrans("", "", "()[]")
+_ANSWERS = ("response", "content", "translated_text")
+
+
+def unweight(reply: env.Reply) -> env.Reply:
+    """The same JSON answer with the weights and brackets of its text taken out."""
+
+    def strip(value: object, key: str = "") -> object:
+        if isinstance(value, dict):
+            return {k: strip(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        if isinstance(value, str) and key in _ANSWERS:
+            return _WEIGHT.sub("", value).translate(_BRACKETS)
+        return value
+
+    if reply.media_type != env.JSON_TYPE:
+        return reply
+    return replace(reply, body=env.dump(strip(json.loads(reply.body))))
 
 
 def truncate(reply: env.Reply) -> env.Reply:

@@ -1,287 +1,218 @@
-"""A tiny Chinese→English glossary of image-prompt words, and a longest-match translator.
+"""Chinese → fluent English for the emulated text models, built on the offline dictionary.
 
-The emulated LLMs and m2m100 use it so translation is deterministic and the output never
-contains CJK characters: unknown CJK characters are dropped, Latin text is kept as is.
+The offline translator (prompts/dictionary.py) cuts a prompt into words with jieba and glosses
+each from the image-prompt vocabulary and CC-CEDICT, giving keywords ("sunset, lighthouse"). A
+real LLM gives a sentence ("a lighthouse under the sunset"). This module puts the same words in
+that order with a few rules of Chinese prompt grammar, so the emulator answers like the real
+thing and never drops a subject:
+
+- `X下的Y`, `X里的Y`, …: the thing before 的 that ends in a place word describes where Y is:
+  "Y under the X"; a verb phrase before 的 follows the head ("a girl wearing a red dress");
+  anything else stays in front ("a cute cat").
+- `S在X上V` and `S V在X上`: "S V on the X" (subject, action, then place).
+- A lone `X下`: "under the X". A clause with a place in it, or counted (一只, 一碗), gets an
+  article ("a", "an", "a bowl of"); keyword clauses ("夕阳", "柔和的光线") stay keywords.
+
+Clauses are cut at commas and full stops and translated one by one; a clause with Latin text,
+brackets or weights (`(杰作:1.2)`) is left to the dictionary, which keeps them where they were.
+The output never contains CJK.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
-GLOSSARY: Mapping[str, str] = {
-    # subjects
-    "猫": "cat",
-    "小猫": "kitten",
-    "猫咪": "cat",
-    "狗": "dog",
-    "小狗": "puppy",
-    "女孩": "girl",
-    "少女": "young girl",
-    "男孩": "boy",
-    "男人": "man",
-    "女人": "woman",
-    "老人": "old man",
-    "孩子": "child",
-    "婴儿": "baby",
-    "人": "person",
-    "鸟": "bird",
-    "鱼": "fish",
-    "马": "horse",
-    "龙": "dragon",
-    "狐狸": "fox",
-    "狼": "wolf",
-    "熊猫": "panda",
-    "熊": "bear",
-    "兔子": "rabbit",
-    "老虎": "tiger",
-    "狮子": "lion",
-    "蝴蝶": "butterfly",
-    "花": "flower",
-    "花朵": "flowers",
-    "玫瑰": "rose",
-    "樱花": "cherry blossoms",
-    "树": "tree",
-    "森林": "forest",
-    "山": "mountain",
-    "山脉": "mountains",
-    "雪山": "snowy mountain",
-    "河": "river",
-    "湖": "lake",
-    "海": "sea",
-    "大海": "ocean",
-    "海滩": "beach",
-    "沙漠": "desert",
-    "天空": "sky",
-    "云": "clouds",
-    "星空": "starry sky",
-    "星星": "stars",
-    "月亮": "moon",
-    "太阳": "sun",
-    "日落": "sunset",
-    "日出": "sunrise",
-    "夕阳": "sunset",
-    "雨": "rain",
-    "雪": "snow",
-    "雾": "fog",
-    "城市": "city",
-    "街道": "street",
-    "建筑": "building",
-    "房子": "house",
-    "城堡": "castle",
-    "寺庙": "temple",
-    "桥": "bridge",
-    "花园": "garden",
-    "公园": "park",
-    "村庄": "village",
-    "夜晚": "night",
-    "夜景": "night view",
-    "晚上": "evening",
-    "夜": "night",
-    "白天": "daytime",
-    "早晨": "morning",
-    "春天": "spring",
-    "夏天": "summer",
-    "秋天": "autumn",
-    "冬天": "winter",
-    "机器人": "robot",
-    "宇航员": "astronaut",
-    "太空": "outer space",
-    "宇宙": "universe",
-    "星球": "planet",
-    "汽车": "car",
-    "飞机": "airplane",
-    "船": "boat",
-    "火车": "train",
-    "自行车": "bicycle",
-    "咖啡": "coffee",
-    "蛋糕": "cake",
-    "食物": "food",
-    "水果": "fruit",
-    "苹果": "apple",
-    "书": "book",
-    "剑": "sword",
-    "武士": "samurai",
-    "骑士": "knight",
-    "公主": "princess",
-    "王子": "prince",
-    "天使": "angel",
-    "恶魔": "demon",
-    "精灵": "elf",
-    "巫师": "wizard",
-    "魔法": "magic",
-    "窗户": "window",
-    "房间": "room",
-    "灯笼": "lantern",
-    "雨伞": "umbrella",
-    # attributes
-    "可爱": "cute",
-    "可爱的": "cute",
-    "美丽": "beautiful",
-    "美丽的": "beautiful",
-    "漂亮": "pretty",
-    "帅气": "handsome",
-    "大": "big",
-    "小": "small",
-    "红色": "red",
-    "蓝色": "blue",
-    "绿色": "green",
-    "黄色": "yellow",
-    "白色": "white",
-    "黑色": "black",
-    "紫色": "purple",
-    "粉色": "pink",
-    "金色": "golden",
-    "银色": "silver",
-    "橙色": "orange",
-    "彩色": "colorful",
-    "明亮": "bright",
-    "黑暗": "dark",
-    "梦幻": "dreamy",
-    "神秘": "mysterious",
-    "古老": "ancient",
-    "未来": "futuristic",
-    "未来主义": "futurism",
-    "现代": "modern",
-    "复古": "retro",
-    "安静": "quiet",
-    "温暖": "warm",
-    "寒冷": "cold",
-    "快乐": "happy",
-    "悲伤": "sad",
-    "巨大": "huge",
-    "长发": "long hair",
-    "短发": "short hair",
-    "微笑": "smiling",
-    # styles and quality
-    "动漫": "anime",
-    "动漫风格": "anime style",
-    "动画": "animation",
-    "卡通": "cartoon",
-    "油画": "oil painting",
-    "水彩": "watercolor",
-    "水彩画": "watercolor painting",
-    "素描": "sketch",
-    "国画": "traditional Chinese painting",
-    "水墨": "ink wash",
-    "水墨画": "ink wash painting",
-    "赛博朋克": "cyberpunk",
-    "蒸汽朋克": "steampunk",
-    "像素": "pixel",
-    "像素风": "pixel art",
-    "写实": "realistic",
-    "超写实": "hyperrealistic",
-    "照片": "photo",
-    "摄影": "photography",
-    "电影感": "cinematic",
-    "电影": "cinematic",
-    "风格": "style",
-    "插画": "illustration",
-    "概念艺术": "concept art",
-    "渲染": "render",
-    "高清": "high definition",
-    "超高清": "ultra high definition",
-    "细节": "details",
-    "高细节": "highly detailed",
-    "精细": "detailed",
-    "杰作": "masterpiece",
-    "最佳质量": "best quality",
-    "光影": "lighting",
-    "灯光": "lights",
-    "霓虹": "neon",
-    "霓虹灯": "neon lights",
-    "背景": "background",
-    "肖像": "portrait",
-    "风景": "landscape",
-    "特写": "close-up",
-    "全身": "full body",
-    # function words and verbs
-    "一只": "a",
-    "一个": "a",
-    "一位": "a",
-    "一条": "a",
-    "一座": "a",
-    "一片": "a",
-    "一群": "a group of",
-    "的": "",
-    "在": "in",
-    "和": "and",
-    "与": "and",
-    "里": "",
-    "上": "on",
+from flux_remix.prompts.dictionary import DictionaryTranslator, normalize, shared_dictionary, tidy
+from flux_remix.prompts.vocabulary import CLASSIFIERS
+
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_PURE_CJK = re.compile("^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+$")
+_CLAUSES = re.compile(r"[,;!?\n]+")  # after `normalize`, which turns 、。 into commas
+
+# Place words (方位词) as English prepositions: `X下` is "under the X".
+PLACES: dict[str, str] = {
     "下": "under",
+    "底下": "under",
+    "下面": "under",
+    "下方": "below",
+    "上": "on",
+    "上面": "on",
+    "上方": "above",
+    "上空": "above",
+    "里": "in",
+    "里面": "in",
     "中": "in",
-    "着": "",
-    "了": "",
-    "很": "very",
-    "非常": "very",
-    "有": "with",
-    "穿": "wearing",
-    "穿着": "wearing",
-    "戴着": "wearing",
-    "拿着": "holding",
-    "坐在": "sitting on",
-    "站在": "standing on",
-    "走在": "walking on",
-    "飞": "flying",
-    "飞翔": "flying",
-    "跑": "running",
-    "睡觉": "sleeping",
-    "看": "looking at",
-    "下雨": "raining",
-    "下雪": "snowing",
+    "之中": "in",
+    "当中": "in",
+    "内": "inside",
+    "外": "outside",
+    "旁": "beside",
+    "旁边": "beside",
+    "边": "beside",
+    "边上": "beside",
+    "前": "in front of",
+    "前面": "in front of",
+    "后": "behind",
+    "后面": "behind",
+    "脚下": "at the foot of",
+    "周围": "around",
+    "之间": "between",
+    "对面": "across from",
+    "时": "at",  # time works the same way: 日落时的雪山 → "snowy mountains at sunset"
+    "时分": "at",
+    "时候": "at",
 }
-
-_MAX_KEY = max(len(key) for key in GLOSSARY)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_SEPARATOR = re.compile(r"[\u3000-\u303f\uff00-\uffef,.;:!?\n\r\t]")
+AT = frozenset({"在", "于"})
+OF = frozenset({"的", "之"})
+_COUNTED = {
+    "一群": "a group of",
+    "一对": "a pair of",
+    "一双": "a pair of",
+    "一碗": "a bowl of",
+    "一杯": "a cup of",
+    "一束": "a bunch of",
+}
 
 
 def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
-def _phrase(words: list[str]) -> str:
-    return " ".join(" ".join(w for w in words if w).split())
+async def load() -> None:
+    """Load the dictionary's data (once per process, in a worker thread)."""
+    await shared_dictionary().load()
 
 
 def translate(text: str) -> str:
-    """Translate glossary words, keep Latin runs, drop other CJK; one comma-separated line."""
-    phrases: list[str] = []
-    words: list[str] = []
-    latin: list[str] = []
+    """Fluent English for a prompt: clause by clause, Latin text kept; never CJK."""
+    return _Composer(shared_dictionary()).translate(text)
 
-    def flush_latin() -> None:
-        if latin:
-            words.append("".join(latin).strip())
-            latin.clear()
 
-    def flush_phrase() -> None:
-        flush_latin()
-        phrase = _phrase(words)
-        if phrase:
-            phrases.append(phrase)
-        words.clear()
+class _Composer:
+    def __init__(self, dictionary: DictionaryTranslator) -> None:
+        if not dictionary.loaded:
+            dictionary.load_sync()
+        self.dictionary = dictionary
 
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if _SEPARATOR.match(char):
-            flush_phrase()
-            index += 1
-            continue
-        if not _CJK.match(char):
-            latin.append(char)
-            index += 1
-            continue
-        flush_latin()
-        for size in range(min(_MAX_KEY, len(text) - index), 0, -1):
-            english = GLOSSARY.get(text[index : index + size])
-            if english is not None:
-                words.append(english)
-                index += size
-                break
+    def translate(self, text: str) -> str:
+        clauses = [c.strip() for c in _CLAUSES.split(normalize(text)) if c.strip()]
+        out = [self.clause(c) if _PURE_CJK.match(c) else self.keywords(c) for c in clauses]
+        english = tidy(_CJK.sub("", ", ".join(o for o in out if o)))
+        return english or "an image"
+
+    def keywords(self, text: str) -> str:
+        """The dictionary's keywords for mixed text (weights and brackets kept)."""
+        return self.dictionary.translate_sync(text)
+
+    # --- one clause --------------------------------------------------------------------------
+
+    def clause(self, text: str) -> str:
+        words = self.words(text)
+        article, words = _article(words)
+        structured = any(w in AT or w in PLACES for w in words)
+        if AT & set(words):
+            english = self.located(words)
+        elif words and words[-1] in PLACES and not OF & set(words):
+            return f"{PLACES[words[-1]]} the {self.phrase(words[:-1])}".strip()
         else:
-            index += 1
-    flush_phrase()
-    return ", ".join(phrases) or "an image"
+            english = self.phrase(words)
+        if article or structured:
+            english = _with_article(article or "a", english)
+        return english
+
+    def words(self, text: str) -> list[str]:
+        """jieba's words, with a trailing place word cut off (窗台上 → 窗台 上) and 坐在 as
+        坐在 在, so the grammar sees them."""
+        out: list[str] = []
+        for word in self.dictionary.segment(text):
+            if len(word) >= 3 and word[-1] in PLACES and self.dictionary.known(word[:-1]):
+                out += [word[:-1], word[-1]]
+            elif len(word) == 2 and word[-1] in AT and self.is_verb(word):  # not 现在 "now"
+                out += [word, word[-1]]
+            else:
+                out.append(word)
+        return out
+
+    def located(self, words: list[str]) -> str:
+        """`S 在 X 上 V` / `S V在 X 上` → "S V on the X"."""
+        at = next(i for i, w in enumerate(words) if w in AT)
+        subject, rest = words[:at], words[at + 1 :]
+        verbs: list[str] = []
+        if subject and self.is_verb(subject[-1]):
+            verbs.append(subject.pop())
+        place_end = next((i for i, w in enumerate(rest) if w in PLACES), None)
+        if place_end is None:
+            place, preposition, after = rest, "at", []
+        else:
+            place, preposition, after = (
+                rest[:place_end],
+                PLACES[rest[place_end]],
+                rest[place_end + 1 :],
+            )
+        parts = [self.phrase(subject), self.phrase(verbs + after)]
+        if place:
+            parts.append(f"{preposition} the {self.phrase(place)}")
+        return " ".join(p for p in parts if p)
+
+    def phrase(self, words: list[str]) -> str:
+        """A noun phrase: split at its last 的 (modifier 的 head)."""
+        if not words:
+            return ""
+        of = max((i for i, w in enumerate(words) if w in OF), default=None)
+        if of is None:
+            return self.plain(words)
+        modifier, head = words[:of], words[of + 1 :]
+        if not head:
+            return self.phrase(modifier)
+        if not modifier:
+            return self.phrase(head)
+        english = self.phrase(head)
+        if modifier[0] in AT:
+            modifier = modifier[1:]
+        if modifier and modifier[-1] in PLACES:
+            where = self.phrase(modifier[:-1])
+            preposition = PLACES[modifier[-1]]
+            the = "" if preposition == "at" else "the "
+            return f"{english} {preposition} {the}{where}" if where else english
+        if len(modifier) > 1 and self.is_verb(modifier[0]):  # 穿着红裙的女孩: "a girl wearing…"
+            return f"{english} {self.phrase(modifier)}"
+        return f"{self.phrase(modifier)} {english}"
+
+    def plain(self, words: list[str]) -> str:
+        """Words without grammar: the dictionary's keywords, as one phrase."""
+        english = self.dictionary.translate_sync("".join(w for w in words if w not in PLACES))
+        return english.replace(", ", " ")
+
+    def is_verb(self, word: str) -> bool:
+        """An action word: the vocabulary glosses actions with -ing (坐在 → "sitting")."""
+        english = self.plain([word])
+        return bool(english) and english.split()[0].endswith("ing")
+
+
+def _article(words: list[str]) -> tuple[str | None, list[str]]:
+    """A leading 一只 / 一群 as an article, taken off the words."""
+    if words and words[0] in _COUNTED:
+        return _COUNTED[words[0]], words[1:]
+    if words and len(words[0]) == 2 and words[0][0] == "一" and words[0][1] in CLASSIFIERS:
+        return "a", words[1:]
+    return None, words
+
+
+_LINKS = frozenset(" ".join(PLACES.values()).split())
+
+
+def _with_article(article: str, english: str) -> str:
+    words = english.lower().split()
+    first = words[0] if words else ""
+    if not first or first in ("a", "an", "the") or first[0].isdigit():
+        return english
+    following = [*words[1:], ""]
+    head = next(  # the word before the first link ("under", "in") or action ("sitting")
+        (w for w, n in zip(words, following, strict=True) if n in _LINKS or n.endswith("ing")),
+        words[-1],
+    )
+    if article == "a" and head.endswith("s") and not head.endswith("ss"):
+        return english  # plural: "snowy mountains at sunset"
+    if article == "a" and first[0] in "aeiou":
+        article = "an"
+    return f"{article} {english}"

@@ -42,6 +42,7 @@ class RenderRequest:
     format: ImageFormat
     sources: tuple[SourceImage, ...] = field(default=(), compare=False, hash=False)
     source_digests: tuple[str, ...] = ()
+    seeded: bool = True  # False: the model takes no seed, `seed` was drawn here (not shown)
 
     @classmethod
     def build(
@@ -53,9 +54,11 @@ class RenderRequest:
         height: int,
         format: ImageFormat,
         sources: tuple[SourceImage, ...] = (),
+        *,
+        seeded: bool = True,
     ) -> RenderRequest:
         digests = tuple(s.digest for s in sources)
-        return cls(model, prompt, seed, width, height, format, sources, digests)
+        return cls(model, prompt, seed, width, height, format, sources, digests, seeded)
 
     def digest(self) -> bytes:
         key = "\x1f".join(
@@ -66,6 +69,7 @@ class RenderRequest:
                 str(self.width),
                 str(self.height),
                 self.format,
+                *([] if self.seeded else ["unseeded"]),
                 *self.source_digests,
             ]
         )
@@ -136,7 +140,8 @@ def _size(font: Font) -> float:
 def _label(image: Image.Image, request: RenderRequest) -> None:
     width, height = image.size
     big, small = _font(max(10, width // 20)), _font(max(8, width // 42))
-    details = f"{request.model} · seed {request.seed} · {request.width}x{request.height}"
+    seed = f"seed {request.seed}" if request.seeded else "no seed"
+    details = f"{request.model} · {seed} · {request.width}x{request.height}"
     prompt_lines = textwrap.wrap(request.prompt, width=48, max_lines=3, placeholder=" …")
     lines = [(LABEL, big), (details, small)] + [(line, small) for line in prompt_lines]
     draw = ImageDraw.Draw(image, "RGBA")

@@ -2,7 +2,8 @@
 
 The task is read from the whole conversation: "enhance/describe/expand/…" asks for a longer
 English prompt; "translate"/"English" (or 翻译/英文) for a plain translation. The answer is
-built from the last user message through :mod:`glossary`, so it never contains CJK.
+built from the last user message through :mod:`glossary` (fluent English on the offline
+dictionary's words: 夕阳下的灯塔 → "a lighthouse under the sunset"), so it never contains CJK.
 
 Reasoning models wrap a short trace in ``<think>…</think>`` at the start of the content and
 also return it as ``reasoning_content``, unless ``chat_template_kwargs.enable_thinking`` is

@@ -13,7 +13,7 @@ import anyio
 from flux_remix import b64
 from flux_remix.emulator import envelopes as env
 from flux_remix.emulator import llm
-from flux_remix.emulator.glossary import has_cjk, translate
+from flux_remix.emulator.glossary import has_cjk, load, translate
 from flux_remix.emulator.images import RenderRequest
 from flux_remix.emulator.models import ModelSpec
 from flux_remix.emulator.pricing import Usage, count_tokens
@@ -49,6 +49,7 @@ async def produce(
     """
     if spec.is_image:
         return await _image(state, spec, values)
+    await load()  # the dictionary the text models translate with, off the event loop, once
     if spec.is_chat:
         return _chat(state, spec, values, route)
     return _translation(spec, values)
@@ -93,6 +94,7 @@ async def _image(state: EmulatorState, spec: ModelSpec, values: dict[str, object
         height,
         spec.image_format,
         tuple(inputs),
+        seeded=isinstance(seed_value, int | float),
     )
     data = await state.renderer.render_async(request)
     if state.config.latency > 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import anyio
 
 from flux_remix.emulator import envelopes as env
-from flux_remix.emulator.faults import AROUND_CALL, FaultSpec, fault_reply, truncate
+from flux_remix.emulator.faults import AROUND_CALL, FaultSpec, fault_reply, truncate, unweight
 from flux_remix.emulator.models import PAID_ONLY, ModelSpec
 from flux_remix.emulator.outputs import Route, produce
 from flux_remix.emulator.payload import Payload
@@ -79,6 +79,8 @@ async def _guarded(
         reply = reply.with_headers(cf_ai_neurons=f"{reply.neurons:.2f}")
     if fault is not None and fault.kind == "truncated":
         return truncate(reply)
+    if fault is not None and fault.kind == "unweighted":
+        reply = unweight(reply)
     state.ledger.charge(account_id, reply.neurons)
     return reply
 

@@ -8,7 +8,8 @@ not know re-reads it too (at most every `MISS_REFRESH_SECONDS`, so guessing keys
 database), so a key made elsewhere works here within `MISS_REFRESH_SECONDS`.
 
 Auth is on while any key is configured or has ever been stored: revoking the last stored key
-does not open the server to everyone.
+does not open the server to everyone (it stays locked, after a restart too: a key revoked because
+it leaked must never leave the server open). `auth_state()` says which it is, in one line.
 """
 
 from __future__ import annotations
@@ -66,6 +67,30 @@ class KeyRing:
     def auth_enabled(self) -> bool:
         """Keys are required: some are configured, or some were ever stored (even if revoked)."""
         return bool(self._env or self._stored)
+
+    @property
+    def usable(self) -> bool:
+        """Some key works: one is configured, or a stored one is not revoked."""
+        return bool(self._env) or any(not k.revoked for k in self._stored)
+
+    def auth_state(self) -> str:
+        """The true auth state in one line (the start-up log, `keys create`, `keys revoke`)."""
+        if not self.auth_enabled:
+            return (
+                "auth is off: API_KEY is not set and no key is stored, so every route is open "
+                "to anyone"
+            )
+        active = sum(1 for k in self._stored if not k.revoked)
+        revoked = len(self._stored) - active
+        stored = f"{active} active stored key(s)" + (f", {revoked} revoked" if revoked else "")
+        configured = f"{len(self._env)} configured key(s) (API_KEY, ADMIN_API_KEY)"
+        state = f"auth is on: {configured}; {stored}" if self._env else f"auth is on: {stored}"
+        if not self.usable:
+            state += (
+                "; no key works, so every request is refused until `flux-remix keys create` "
+                "makes one or API_KEY is set (revoking keys never opens a server)"
+            )
+        return state
 
     async def refresh(self, *, force: bool = False) -> None:
         """Re-read the stored keys when the snapshot is older than `REFRESH_SECONDS`."""

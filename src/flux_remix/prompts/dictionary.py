@@ -135,6 +135,18 @@ class DictionaryTranslator:
 
     # --- words -------------------------------------------------------------------------------
 
+    def segment(self, run: str) -> list[str]:
+        """A Chinese run cut into words, the way `translate_sync` cuts it."""
+        if not self._loaded:
+            self.load_sync()
+        return list(self._tokenizer.cut(run, HMM=False))
+
+    def known(self, word: str) -> bool:
+        """Whether `word` has a gloss of its own (vocabulary or CC-CEDICT)."""
+        if not self._loaded:
+            self.load_sync()
+        return self._known(word)
+
     def _known(self, word: str) -> bool:
         return (
             word in v.TERMS

@@ -565,6 +565,8 @@ TERMS: dict[str, str] = {
     "春节": "spring festival",
     "中秋节": "mid-autumn festival",
     "国家地理": "national geographic",
+    "晒太阳": "basking in the sun",
+    "放风筝": "flying a kite",
 }
 
 

@@ -64,6 +64,51 @@ END $$
 """
 
 
+# The images table as migrations 0001-0003 left it, with `seed` nullable (0006 rebuilds it
+# under a new name: SQLite cannot drop a NOT NULL constraint in place).
+_IMAGES_TABLE = """
+CREATE TABLE {name} (
+    id TEXT PRIMARY KEY,
+    generation_id TEXT NOT NULL,
+    created_us BIGINT NOT NULL,
+    key_id TEXT,
+    model TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    translated_prompt TEXT NOT NULL,
+    enhanced_prompt TEXT,
+    final_prompt TEXT NOT NULL,
+    translator TEXT NOT NULL,
+    params TEXT NOT NULL,
+    seed BIGINT,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    account TEXT NOT NULL,
+    neurons DOUBLE PRECISION NOT NULL,
+    timings TEXT NOT NULL,
+    blob_key TEXT NOT NULL,
+    demo BOOLEAN NOT NULL DEFAULT FALSE,
+    cache_key TEXT,
+    source_id TEXT
+)
+"""
+_IMAGE_COLUMNS = (
+    "id, generation_id, created_us, key_id, model, model_name, prompt, translated_prompt, "
+    "enhanced_prompt, final_prompt, translator, params, seed, width, height, format, bytes, "
+    "sha256, account, neurons, timings, blob_key, demo, cache_key, source_id"
+)
+_IMAGE_INDEXES = (
+    "CREATE INDEX images_by_time ON images (created_us DESC, id DESC)",
+    "CREATE INDEX images_by_key ON images (key_id, created_us DESC, id DESC)",
+    "CREATE INDEX images_by_cache_key ON images (cache_key, created_us)",
+    "CREATE INDEX images_by_blob ON images (blob_key)",
+    "CREATE INDEX images_by_model ON images (model, created_us DESC, id DESC)",
+)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         "0001_create_images",
@@ -138,6 +183,27 @@ MIGRATIONS: tuple[Migration, ...] = (
                 _TRIGRAM_INDEX.format(column=column)
                 for column in ("prompt", "translated_prompt", "enhanced_prompt", "final_prompt")
             ),
+        ),
+    ),
+    Migration(
+        # FLUX.1 schnell takes no seed upstream, yet its images were stored with the seed the
+        # caller sent or one drawn for it: a seed that cannot make the image again. From here a
+        # model without a seed stores NULL, and the earlier rows of that model (the only one, a
+        # fact of the past rather than of the catalog) lose theirs.
+        "0006_seed_nullable",
+        (
+            _IMAGES_TABLE.format(name="images_0006"),
+            f"INSERT INTO images_0006 SELECT {_IMAGE_COLUMNS} FROM images",  # noqa: S608
+            "DROP TABLE images",
+            "ALTER TABLE images_0006 RENAME TO images",
+            *_IMAGE_INDEXES,
+            "UPDATE images SET seed = NULL, params = json_set(params, '$.seed', NULL) "
+            "WHERE model = '@cf/black-forest-labs/flux-1-schnell'",
+        ),
+        postgres=(
+            "ALTER TABLE images ALTER COLUMN seed DROP NOT NULL",
+            "UPDATE images SET seed = NULL, params = (params::jsonb || '{\"seed\": null}')::text "
+            "WHERE model = '@cf/black-forest-labs/flux-1-schnell'",
         ),
     ),
 )

@@ -49,7 +49,7 @@ class ImageRecord:
     final_prompt: str  # what was sent upstream
     translator: str
     params: dict[str, Any]  # every effective parameter of this image
-    seed: int
+    seed: int | None  # None: the model takes no seed
     width: int
     height: int
     format: ImageFormat

@@ -181,7 +181,10 @@ def info(g: Generation, spec: ModelSpec, notes: list[str]) -> str:
             "denoising_strength": params.get("strength"),
             "index_of_first_image": 0,
             "infotexts": [
-                infotext.replace(f"Size: {size}", f"Seed: {s}, Size: {size}") for s in seeds
+                infotext.replace(f"Size: {size}", f"Seed: {s}, Size: {size}")
+                if s is not None
+                else infotext  # a model without a seed: no "Seed:" that could not make it again
+                for s in seeds
             ],
             "styles": [],
             "job_timestamp": time.strftime("%Y%m%d%H%M%S", time.gmtime(g.created)),

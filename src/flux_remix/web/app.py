@@ -67,6 +67,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         ):
             app.state.runtime = runtime
             app.state.jobs = job_registry
+            ring = runtime.keys.ring  # the true auth state: configured keys, stored keys, or open
+            log.log(logging.INFO if ring.usable else logging.WARNING, "%s", ring.auth_state())
             yield
             await finish_generations(app, metrics, settings.shutdown_timeout)
         log.info("shutdown complete: stores flushed and connections closed")

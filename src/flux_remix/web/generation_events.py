@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from flux_remix.schemas import Generation, ImageRequest
 from flux_remix.service import ImageService
+from flux_remix.validation import UnusedSeed
 
 
 @dataclass(frozen=True)
@@ -41,16 +42,31 @@ class GenerationRun:
 
     _detached: ClassVar[set[asyncio.Task[None]]] = set()  # strong refs until they finish
 
-    def __init__(self, service: ImageService, req: ImageRequest, *, key_id: str | None) -> None:
+    def __init__(
+        self,
+        service: ImageService,
+        req: ImageRequest,
+        *,
+        key_id: str | None,
+        unused_seed: UnusedSeed = "refuse",
+    ) -> None:
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._task = asyncio.create_task(self._run(service, req, key_id))
+        self._task = asyncio.create_task(self._run(service, req, key_id, unused_seed))
 
-    async def _run(self, service: ImageService, req: ImageRequest, key_id: str | None) -> None:
+    async def _run(
+        self,
+        service: ImageService,
+        req: ImageRequest,
+        key_id: str | None,
+        unused_seed: UnusedSeed,
+    ) -> None:
         async def progress(stage: str, info: dict[str, Any]) -> None:
             await self._events.put(Stage(stage, dict(info)))
 
         try:
-            generation = await service.generate(req, key_id=key_id, progress=progress)
+            generation = await service.generate(
+                req, key_id=key_id, progress=progress, unused_seed=unused_seed
+            )
         except Exception as exc:  # handed to the reader, who maps it to an answer
             await self._events.put(Failed(exc))
         else:

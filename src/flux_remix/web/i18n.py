@@ -31,6 +31,9 @@ EN: dict[str, str] = {
         "Demo mode: images come from the built-in Workers AI emulator, not from Cloudflare. "
         "They are drawn procedurally and are not AI output."
     ),
+    "open_tag": "OPEN",
+    "open_banner": "No API key is set: anyone who can reach this server can generate images "
+    "and see every image.",
     "footer_api": "API documentation",
     # sign-in
     "signin_title": "Sign in",
@@ -71,6 +74,8 @@ EN: dict[str, str] = {
     "seed_placeholder": "random",
     "seed_random": "New random seed",
     "seed_hint": "Leave empty for a random seed; every result shows its seed.",
+    "seed_none": "{model} takes no seed: every image is new and cannot be made again.",
+    "meta_line_no_seed": "{w}×{h} · no seed · {neurons} neurons",
     "strength": "Strength",
     "image": "Input image",
     "mask": "Mask (white areas are repainted)",
@@ -197,6 +202,8 @@ ZH: dict[str, str] = {
         "演示模式：图片来自内置的 Workers AI 模拟器，而不是 Cloudflare。"
         "这些图片由程序绘制，并非 AI 生成。"
     ),
+    "open_tag": "开放",
+    "open_banner": "未设置 API 密钥：任何能访问此服务器的人都能生成图片并查看所有图片。",
     "footer_api": "API 文档",
     "signin_title": "登录",
     "signin_lead": (
@@ -232,6 +239,8 @@ ZH: dict[str, str] = {
     "seed_placeholder": "随机",
     "seed_random": "换一个随机种子",
     "seed_hint": "留空则随机；每个结果都会显示它的种子。",
+    "seed_none": "{model} 不接受种子：每张图都是新的，无法重现。",
+    "meta_line_no_seed": "{w}×{h} · 无种子 · {neurons} neurons",
     "strength": "重绘强度",
     "image": "输入图片",
     "mask": "蒙版（白色区域会被重绘）",

@@ -32,6 +32,8 @@ def describe_model(spec: ModelSpec, aliases: list[str]) -> dict[str, Any]:
         "request_encoding": spec.body,
         "output": spec.output,
         "prompt_max": spec.prompt_max,
+        "takes_seed": spec.takes_seed,  # False: images report seed null, see seed_note
+        "seed_note": spec.seed_note,
         "size": {
             "min": size.minimum,
             "max": size.maximum,

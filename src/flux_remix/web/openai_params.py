@@ -7,6 +7,9 @@ flux-remix has no use for (`quality`, `style`, `temperature`, ...) are accepted 
 the answer's `flux_remix.notes`, so a client built for DALL-E still works and nothing is dropped
 without a word.
 
+Seeds: a model that takes no seed (FLUX.1 schnell) ignores an explicit `seed` (SDKs and
+proxies pass one through) and reports `seed: null`, with the reason in `flux_remix.notes`.
+
 Sizes: a model with a fixed output (FLUX.1 schnell, always 1024x1024) takes any well-formed
 size and makes its own, with a note; Open WebUI sends its `IMAGE_SIZE` (512x512 by default)
 with every request, and refusing it would break the default setup. Every other model takes a
@@ -179,6 +182,6 @@ def effective(generation: Generation, notes: list[str]) -> dict[str, Any]:
         "prompt_neurons": g.prompt.neurons,
         "timings": g.timings.public(),
         "demo": g.demo,
-        "notes": notes,
+        "notes": [*notes, g.seed_note] if g.seed_note else notes,
         "errors": [{"seed": f.seed, "type": f.type, "message": f.message} for f in g.failures],
     }

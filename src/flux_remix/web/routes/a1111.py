@@ -159,7 +159,7 @@ async def _generate(
     req = mapping.image_request(spec, body, notes)
 
     async def work(progress: Progress) -> Any:
-        return await service.generate(req, key_id=key_id, progress=progress)
+        return await service.generate(req, key_id=key_id, progress=progress, unused_seed="ignore")
 
     try:
         g = await _state(request).inflight.run(key_id, label, work, steps=req.steps)

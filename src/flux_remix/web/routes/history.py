@@ -45,7 +45,7 @@ class ImageMetadata(BaseModel):
     final_prompt: str
     translator: str
     params: dict[str, Any]
-    seed: int
+    seed: int | None = Field(description="null when the model takes no seed")
     width: int
     height: int
     mime_type: str

@@ -85,6 +85,7 @@ def generation_result(g: Generation, base: str) -> dict[str, Any]:
         "neurons": g.neurons,
         "timings": g.timings.public(),
         "demo": g.demo,
+        "seed_note": g.seed_note,
     }
 
 

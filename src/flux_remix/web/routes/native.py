@@ -22,7 +22,7 @@ async def create_images(
     """Generate images with any model's parameters; returns them with the effective values.
 
     Every image is stored before the answer and has a URL; `response_format: "url"` leaves
-    the base64 out."""
+    the base64 out. A `seed` for a model that takes none is refused (400, `param: seed`)."""
     g = await service.generate(req, key_id=caller.key_id)
     inline = req.response_format == "b64_json"
     answer = NativeImageResponse(
@@ -59,6 +59,7 @@ async def create_images(
         neurons=g.neurons,
         timings=g.timings.public(),
         demo=g.demo,
+        seed_note=g.seed_note,
     )
     return model_json(answer)
 

@@ -64,7 +64,7 @@ async def chat_completions(
         return image_url(request, image)
 
     if not body.stream:
-        g = await service.generate(req, key_id=caller.key_id)
+        g = await service.generate(req, key_id=caller.key_id, unused_seed="ignore")
         return JSONResponse(
             {
                 "id": f"chatcmpl-{g.id}",
@@ -84,7 +84,7 @@ async def chat_completions(
             }
         )
 
-    run = GenerationRun(service, req, key_id=caller.key_id)
+    run = GenerationRun(service, req, key_id=caller.key_id, unused_seed="ignore")
     first = await run.next()
     if isinstance(first, Failed):  # refused before any work: a plain HTTP error
         raise first.error
@@ -187,7 +187,10 @@ def params_line(g: Generation) -> str:
     first = g.images[0]
     p = g.params
     parts = [_md(g.model_name), f"{first.width}×{first.height}"]
-    parts.append("seed " + ", ".join(str(i.seed) for i in g.images))
+    if first.seed is None:
+        parts.append("no seed (the model takes none; each image is new)")
+    else:
+        parts.append("seed " + ", ".join(str(i.seed) for i in g.images))
     if p.get("steps") is not None:
         parts.append(f"{p['steps']} steps")
     if p.get("guidance") is not None:

@@ -108,7 +108,7 @@ async def edit_images(request: Request, service: ServiceDep, caller: CallerDep) 
     if fields.strength is not None:
         inputs["strength"] = fields.strength
     req, more = image_request(service, fields.prompt, fields, n=fields.n, inputs=inputs)
-    g = await service.generate(req, key_id=caller.key_id)
+    g = await service.generate(req, key_id=caller.key_id, unused_seed="ignore")
     return OrjsonResponse(openai_images_answer(request, g, fields.response_format, notes + more))
 
 

@@ -32,7 +32,7 @@ class OpenAIImage(BaseModel):
     url: str | None = None
     b64_json: str | None = None
     revised_prompt: str = Field(description="The prompt actually sent upstream")
-    seed: int
+    seed: int | None = Field(description="null when the model takes no seed (see notes)")
 
 
 class ImagesResponse(BaseModel):
@@ -42,12 +42,12 @@ class ImagesResponse(BaseModel):
 
 
 @json_post(
-    router, "/images/generations", response_model=ImagesResponse, response_model_exclude_none=True
+    router, "/images/generations", response_model=ImagesResponse, response_model_exclude_unset=True
 )
 async def create_images(
     body: ImagesBody, request: Request, service: ServiceDep, caller: CallerDep
 ) -> OrjsonResponse:
     """Generate `n` images; `revised_prompt` is the prompt sent upstream (after translation)."""
     req, notes = image_request(service, body.prompt, body, n=body.n)
-    g = await service.generate(req, key_id=caller.key_id)
+    g = await service.generate(req, key_id=caller.key_id, unused_seed="ignore")
     return OrjsonResponse(openai_images_answer(request, g, body.response_format, notes))

@@ -54,7 +54,8 @@ class OriginalImageResponse(BaseModel):
     cache: CacheOutcome
     mimeType: str
     model: str
-    seed: int
+    seed: int | None = Field(description="null when the model takes no seed (see seedNote)")
+    seedNote: str | None = Field(default=None, description="Why there is no seed")
     translator: str
     demo: bool
 
@@ -101,6 +102,7 @@ async def _generate(
             "mimeType": image.mime,
             "model": generation.model_id,
             "seed": image.seed,
+            "seedNote": generation.seed_note,
             "translator": generation.prompt.translator,
             "demo": generation.demo,
         }

@@ -142,6 +142,7 @@ def render(
             nav=signed_in,
             signed_in=signed_in and runtime.keys.ring.auth_enabled,
             demo=runtime.settings.demo,
+            open_server=not runtime.keys.ring.auth_enabled,
             csrf=sessions_of(request).csrf_token(session),
             nonce=nonce,
             asset=assets.url,

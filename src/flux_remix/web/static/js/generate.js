@@ -136,8 +136,9 @@ function renderModel() {
     main: document.getElementById("image-params"),
     advanced: document.getElementById("advanced-params"),
   });
-  const takesSeed = m.params.some((p) => p.name === "seed");
-  seedInput.closest(".seed-field").hidden = !takesSeed;
+  seedInput.closest(".seed-field").hidden = !m.takes_seed;
+  document.getElementById("seed-hint").textContent =
+    m.takes_seed ? t("seed_hint") : t("seed_none", { model: m.name });
   document.getElementById("advanced").hidden =
     document.getElementById("advanced-params").childElementCount === 0;
 }
@@ -589,7 +590,7 @@ function card(result, image, items = [], index = 0) {
         src: image.url,
         width: image.width,
         height: image.height,
-        alt: t("image_alt", { prompt: result.prompt, seed: image.seed }),
+        alt: image.seed === null ? result.prompt : t("image_alt", { prompt: result.prompt, seed: image.seed }),
         loading: "lazy",
         decoding: "async",
       }))
@@ -599,13 +600,13 @@ function card(result, image, items = [], index = 0) {
   const actions = el(
     "div",
     { class: result ? "actions" : "actions placeholder", inert: !result },
-    el("a", { class: "button small", href: image.url, download: `flux-remix-${image.seed}.${ext}` }, t("download")),
+    el("a", { class: "button small", href: image.url, download: `flux-remix-${image.seed ?? image.id}.${ext}` }, t("download")),
     el("button", {
       type: "button",
       class: "small secondary",
       onclick: async () => toast((await copyText(JSON.stringify(params, null, 2))) ? t("copied") : t("copy_failed")),
     }, t("copy_params")),
-    el("button", {
+    ...(image.seed === null ? [] : [el("button", {
       type: "button",
       class: "small secondary",
       onclick: () => {
@@ -613,10 +614,11 @@ function card(result, image, items = [], index = 0) {
         nSelect.value = "1";
         toast(t("seed_reused", { seed: image.seed }));
       },
-    }, t("reuse_seed")),
+    }, t("reuse_seed"))]),
   );
   const meta = el("p", { class: "meta" },
-    t("meta_line", { w: image.width, h: image.height, seed: image.seed, neurons: image.neurons }));
+    t(image.seed === null ? "meta_line_no_seed" : "meta_line",
+      { w: image.width, h: image.height, seed: image.seed, neurons: image.neurons }));
   const figure = el("figure", { class: "card" }, frame, el("figcaption", {}, meta, actions));
   figure.style.setProperty("--ratio", String(image.width / image.height)); // fitted (app.css)
   return figure;
@@ -636,7 +638,7 @@ async function prefill(imageId) {
       heightInput.value = p.height;
       syncAspect();
     }
-    seedInput.value = record.seed;
+    seedInput.value = record.seed ?? "";
     setStyle(p.style ?? "");
     setParamValues(spec(), p);
     promptBox.focus();

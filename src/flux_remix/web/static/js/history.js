@@ -152,7 +152,7 @@ function openDetail(id, from) {
   for (const [label, value] of rows) params.append(el("dt", {}, label), el("dd", {}, value));
   const download = document.getElementById("detail-download");
   download.href = record.url;
-  download.download = `flux-remix-${record.seed}.${record.mime_type === "image/jpeg" ? "jpg" : "png"}`;
+  download.download = `flux-remix-${record.seed ?? record.id}.${record.mime_type === "image/jpeg" ? "jpg" : "png"}`;
   document.getElementById("detail-rerun").href = `/?rerun=${encodeURIComponent(record.id)}`;
   if (!dialog.open) dialog.showModal();
 }
