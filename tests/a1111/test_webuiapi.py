@@ -27,7 +27,9 @@ def test_txt2img_answers_images_parameters_and_info(app_server, emulator):
     )
     assert len(result.images) == 2 and all(isinstance(i, Image.Image) for i in result.images)
     assert result.images[0].size == (1024, 1024)  # the default model, FLUX.1 schnell
-    assert result.info["seed"] == 42 and result.info["all_seeds"] == [42, 43]
+    # FLUX.1 schnell takes no seed upstream: the client's seed is ignored and none is claimed
+    assert result.info["seed"] is None and result.info["all_seeds"] == [None, None]
+    assert all("Seed:" not in text for text in result.info["infotexts"])
     assert result.info["sd_model_name"] == "flux-1-schnell"
     notes = " ".join(result.info["notes"])
     assert "steps 30 is outside" in notes and "used 8" in notes  # fitted, never a 422
@@ -44,8 +46,9 @@ def test_models_options_and_util_set_model_select_the_model_for_this_key(app_ser
     assert any(t.startswith("flux-2-klein-4b [") for t in titles)
     client.util_set_model("flux-2-klein-4b")
     assert client.util_get_current_model().startswith("flux-2-klein-4b [")
-    result = client.txt2img(prompt="a red boat", width=512, height=512, steps=4)
+    result = client.txt2img(prompt="a red boat", width=512, height=512, steps=4, seed=42)
     assert result.info["sd_model_name"] == "flux-2-klein-4b"
+    assert result.info["seed"] == 42 and "Seed: 42" in result.info["infotexts"][0]
     assert result.images[0].size == (512, 512)
     assert image_calls(emulator)[-1].model == KLEIN
 
