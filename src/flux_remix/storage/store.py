@@ -43,7 +43,7 @@ class ImageStore:
         self.blobs = blobs
         self.writer = BatchWriter(meta, blobs, concurrency=concurrency)
         self.saves: GroupCommit[Save] = GroupCommit(
-            blocking=self.writer.write, max_batch=max_batch, concurrency=concurrency
+            self.writer.write, max_batch=max_batch, concurrency=concurrency
         )
 
     async def close(self) -> None:
