@@ -3,6 +3,7 @@ interleaved A/B of two source trees, each run in a fresh process.
 
     git archive <commit> src | tar -x -C /tmp/base      # the tree to compare with
     .venv/bin/python -m bench.storage_writes --base /tmp/base/src [--pairs 4] [--seconds 5]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]   # PostgreSQL + packs
 
 Each run opens the store as the server does (`open_storage`, a fresh data directory) and
 measures, through `ImageStore`'s public methods only:
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +56,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else float("nan")
 
 
-async def measure(seconds: float) -> dict[str, float]:
+async def measure(seconds: float, database_url: str | None) -> dict[str, float]:
     from flux_remix.settings import load_settings
     from flux_remix.storage import HistoryQuery, open_storage
 
     data = os.urandom(IMAGE_BYTES)
     with tempfile.TemporaryDirectory(prefix="flux-bench-store-") as tmp:
-        settings = load_settings({"FLUX_REMIX_DATA_DIR": tmp, "CF_ACCOUNT_LIST": "[]"})
+        env = {"FLUX_REMIX_DATA_DIR": tmp, "CF_ACCOUNT_LIST": "[]"}
+        if database_url:
+            env["DATABASE_URL"] = database_url
+        settings = load_settings(env)
         async with open_storage(settings) as store:
             await store.save(record(data, "v1:bench"), data)
             lone: list[float] = []
@@ -103,13 +109,36 @@ async def measure(seconds: float) -> dict[str, float]:
     }
 
 
-def run_tree(src: Path, seconds: float) -> dict[str, float]:
-    """One fresh process measuring the tree whose package is under `src`."""
+def run_tree(src: Path, seconds: float, database_url: str | None) -> dict[str, float]:
+    """One fresh process measuring the tree whose package is under `src` (on a PostgreSQL
+    schema of its own when `database_url` is given)."""
     env = {**os.environ, "PYTHONPATH": f"{src}:{ROOT}"}
     command = [sys.executable, "-m", "bench.storage_writes", "--measure", str(seconds)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    with fresh_schema(database_url) as url:
+        if url:
+            command += ["--database-url", url]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
+
+
+@contextlib.contextmanager
+def fresh_schema(database_url: str | None) -> Iterator[str | None]:
+    """`database_url` with its search_path on a new schema, dropped afterwards."""
+    if not database_url:
+        yield None
+        return
+    import psycopg
+
+    schema = f"flux_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        separator = "&" if "?" in database_url else "?"
+        yield f"{database_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def main() -> None:
@@ -117,10 +146,11 @@ def main() -> None:
     parser.add_argument("--base", type=Path, help="the other tree's src/ (A/B)")
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5, help="per phase")
+    parser.add_argument("--database-url", help="PostgreSQL instead of SQLite (a schema per run)")
     parser.add_argument("--measure", type=float, help=argparse.SUPPRESS)  # one run, as JSON
     args = parser.parse_args()
     if args.measure is not None:
-        print(json.dumps(asyncio.run(measure(args.measure))))
+        print(json.dumps(asyncio.run(measure(args.measure, args.database_url))))
         return
     trees = {"this": ROOT / "src"}
     if args.base:
@@ -129,10 +159,11 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for n in range(pairs):
         for name in list(trees) if n % 2 == 0 else list(reversed(trees)):
-            runs[name].append(run_tree(trees[name], args.seconds))
+            runs[name].append(run_tree(trees[name], args.seconds, args.database_url))
             print(f"  measured pair {n + 1} {name}", flush=True)
     names = list(next(iter(runs.values()))[0])
-    print(f"\n### Storage write path, SQLite + packs, {args.seconds:g} s per phase (ms, or /s)\n")
+    meta = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\n### Storage write path, {meta} + packs, {args.seconds:g} s per phase (ms, or /s)\n")
     print("| run | tree | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     for name, figures in runs.items():
