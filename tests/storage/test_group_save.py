@@ -390,3 +390,17 @@ async def test_reads_are_answered_while_a_batch_waits_for_its_fsync(embedded: Pa
     await held[0]
     page = await store.history(HistoryQuery(limit=10))
     assert {r.id for r in page.records} == {kept.id, record.id}
+
+
+async def test_a_store_with_async_io_refuses_a_blocking_call_on_its_own_event_loop(
+    seaweed: Any, bucket: str
+) -> None:
+    """It would wait for its own loop for ever; only the writer's worker threads may call it."""
+    blobs = s3_store(seaweed, bucket)
+    await blobs.open()
+    try:
+        with pytest.raises(RuntimeError, match="worker thread"):
+            blobs.put_many_blocking([])
+        assert await asyncio.to_thread(blobs.put_many_blocking, []) == []  # from a thread: fine
+    finally:
+        await blobs.close()
