@@ -127,6 +127,26 @@ def overhead_table(
     return report.table("Overhead: path minus the direct call", header, out_rows)
 
 
+def one_round(
+    args: argparse.Namespace, app: Server, direct: Target
+) -> tuple[float, float, float, list[object], list[object]]:
+    """A fresh `app` measured, then stopped: added p50 at c=1, req/s and added p99 at c=64
+    (each against a direct baseline measured just before), and the two wrk rows."""
+    try:
+        ours = paths.openai_images(app, "b64_json")
+        paths.check(ours)
+        load.run(ours.request, connections=16, seconds=args.warmup)
+        base1 = load.run(direct.request, connections=1, seconds=args.seconds)
+        one = measure(ours, app, 1, args.seconds)
+        base64_ = load.run(direct.request, connections=64, seconds=args.seconds)
+        many = measure(ours, app, 64, args.seconds)
+    finally:
+        app.stop()
+    c1 = float(str(one[2])) - base1.p50
+    p99 = float(str(many[4])) - base64_.p99
+    return c1, float(str(many[5])), p99, one, many
+
+
 def rounds(args: argparse.Namespace, work: Path, upstream: Server) -> str:
     """The targets' figures again, each round in a freshly started flux-remix: on a shared VM
     one process can run 20-40% slower than the next for its whole life (same code, same load),
@@ -138,19 +158,7 @@ def rounds(args: argparse.Namespace, work: Path, upstream: Server) -> str:
     direct = paths.direct_workers_ai(upstream)
     for n in range(1, args.rounds + 1):
         app = servers.start_flux_remix(work, upstream, work / f"round-{n}-data")
-        try:
-            ours = paths.openai_images(app, "b64_json")
-            paths.check(ours)
-            load.run(ours.request, connections=16, seconds=args.warmup)
-            base1 = load.run(direct.request, connections=1, seconds=args.seconds)
-            one = measure(ours, app, 1, args.seconds)
-            base64_ = load.run(direct.request, connections=64, seconds=args.seconds)
-            many = measure(ours, app, 64, args.seconds)
-        finally:
-            app.stop()
-        c1 = float(str(one[2])) - base1.p50
-        p99 = float(str(many[4])) - base64_.p99
-        rps = float(str(many[5]))
+        c1, rps, p99, one, many = one_round(args, app, direct)
         added_c1.append(c1)
         rps_c64.append(rps)
         added_p99.append(p99)

@@ -13,6 +13,7 @@ server; the wrk figures of the direct call and of the gateway are printed beside
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import itertools
 import json
@@ -22,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def install_clock() -> list[tuple[str, float]]:
     import uvicorn.protocols.http.httptools_impl as http
 
     from flux_remix import service
-    from flux_remix.storage import packs, sqlite, store
+    from flux_remix.storage import packs, sqlite, store, writer
     from flux_remix.upstream import transport
 
     marks: list[tuple[str, float]] = []
@@ -89,23 +90,24 @@ def install_clock() -> list[tuple[str, float]]:
     around(service.ImageService, "generate", "generate")
     around(transport.AiohttpTransport, "post", "upstream", "answered")
     around(store.ImageStore, "save", "save", "saved")
-    around(store, "_save_blocking", "flush")
+    around(writer.BatchWriter, "write", "flush")
     around(packs.Packs, "_write_run", "pack", "packed")
     around(packs.Packs, "_write_pack", None, "synced")
-    inserting = sqlite._inserting
+    staged = sqlite.SQLiteMetadataStore.staged
 
-    def timed_inserting(*args: Any, **kwargs: Any) -> Callable[[Any], None]:
-        write = inserting(*args, **kwargs)
+    @contextlib.contextmanager
+    def timed_staged(self: Any, records: Any) -> Iterator[Callable[[Any], None]]:
+        with staged(self, records) as commit:
 
-        def timed(conn: Any) -> None:
-            try:
-                write(conn)
-            finally:
-                mark(("committed", clock()))
+            def timed_commit(keep: Any) -> None:
+                try:
+                    commit(keep)
+                finally:
+                    mark(("committed", clock()))
 
-        return timed
+            yield timed_commit
 
-    sqlite._inserting = timed_inserting  # type: ignore[assignment]
+    sqlite.SQLiteMetadataStore.staged = timed_staged  # type: ignore[assignment,method-assign]
     send = http.RequestResponseCycle.send
 
     async def timed_send(self: Any, message: Any) -> None:

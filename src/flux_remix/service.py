@@ -19,6 +19,7 @@ from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
+from flux_remix.generation import Flights, Keeper, Provenance
 from flux_remix.ids import new_id
 from flux_remix.keys import KeyLimiter
 from flux_remix.limits import ImageLimits, check_prompt
@@ -33,8 +34,7 @@ from flux_remix.schemas import (
     Timings,
 )
 from flux_remix.settings import Account, Settings
-from flux_remix.storage import Flights, ImageStore
-from flux_remix.storage.keeper import Job, Keeper
+from flux_remix.storage import ImageStore
 from flux_remix.styles import with_style
 from flux_remix.upstream import UpstreamImage, WorkersAIClient
 from flux_remix.validation import (
@@ -141,7 +141,7 @@ class ImageService:
 
         await progress("generating", {"prompt": prompt, "n": req.n})
         t0 = time.perf_counter()
-        job = Job(
+        job = Provenance(
             generation_id=new_id(),
             key_id=key_id,
             model_name=spec.name,
@@ -222,7 +222,7 @@ class ImageService:
         return spec, sized, await self.prepare_prompt(spec, sized, hint, original=req.prompt)
 
     async def _image(
-        self, job: Job, params: EffectiveParams, prompt: str, progress: Progress
+        self, job: Provenance, params: EffectiveParams, prompt: str, progress: Progress
     ) -> GeneratedImage:
         """One image: from the cache, shared with an identical call, or made and stored."""
         image = await self.keeper.obtain(job, params, prompt, lambda: self._one(params, prompt))

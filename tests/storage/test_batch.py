@@ -1,4 +1,5 @@
-"""`GroupCommit`: batching, per-item outcomes, cancellation and draining."""
+"""`GroupCommit`: batching, per-item outcomes, cancellation and draining; flushes run in worker
+threads."""
 
 from __future__ import annotations
 
@@ -16,20 +17,36 @@ from flux_remix.storage.batch import GroupCommit
 
 
 class Recorder:
-    """A flush that records its batches, can be held, and fails the items listed in `fail`."""
+    """A flush that records its batches and threads, can be held, and fails the items listed
+    in `fail`."""
 
     def __init__(self, fail: set[int] | None = None) -> None:
         self.batches: list[list[int]] = []
+        self.threads: set[str] = set()
         self.fail = fail or set()
-        self.gate = asyncio.Event()
+        self.gate = threading.Event()
         self.gate.set()
-        self.started = asyncio.Event()
+        self._started = threading.Event()
 
-    async def __call__(self, items: list[int]) -> list[BaseException | None]:
+    def __call__(self, items: list[int]) -> list[BaseException | None]:
+        self.threads.add(threading.current_thread().name)
         self.batches.append(items)
-        self.started.set()
-        await self.gate.wait()
+        self._started.set()
+        assert self.gate.wait(10)
         return [ValueError(f"item {i}") if i in self.fail else None for i in items]
+
+    async def started(self) -> None:
+        """Wait until a flush has started (then forget it, for the next one)."""
+        assert await asyncio.to_thread(self._started.wait, 10)
+        self._started.clear()
+
+    async def flushed(self, count: int) -> None:
+        """Wait until `count` batches have been handed to this flush."""
+        for _ in range(1000):
+            if len(self.batches) >= count:
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"{len(self.batches)} batches, not {count}")
 
 
 @contextmanager
@@ -63,7 +80,7 @@ async def test_items_submitted_during_a_flush_go_together_in_the_next() -> None:
     flush.gate.clear()
     commit: GroupCommit[int] = GroupCommit(flush, max_batch=4)
     first = asyncio.create_task(commit.submit(0))
-    await flush.started.wait()
+    await flush.started()
     rest = [asyncio.create_task(commit.submit(i)) for i in range(1, 10)]
     await asyncio.sleep(0)
     flush.gate.set()
@@ -84,7 +101,7 @@ async def test_each_caller_gets_its_own_outcome() -> None:
 async def test_a_failing_flush_fails_its_batch_only() -> None:
     calls = 0
 
-    async def flush(items: list[int]) -> list[BaseException | None]:
+    def flush(items: list[int]) -> list[BaseException | None]:
         nonlocal calls
         calls += 1
         if calls == 1:
@@ -98,7 +115,7 @@ async def test_a_failing_flush_fails_its_batch_only() -> None:
 
 
 async def test_a_flush_answering_the_wrong_number_of_outcomes_is_an_error() -> None:
-    async def flush(items: list[int]) -> list[BaseException | None]:
+    def flush(items: list[int]) -> list[BaseException | None]:
         return []
 
     commit: GroupCommit[int] = GroupCommit(flush)
@@ -112,7 +129,7 @@ async def test_a_cancelled_caller_leaves_its_item_flushed_and_nothing_pending() 
     commit: GroupCommit[int] = GroupCommit(flush)
     with loop_errors() as errors:
         running = asyncio.create_task(commit.submit(1))  # in the flush, which will fail it
-        await flush.started.wait()
+        await flush.started()
         queued = asyncio.create_task(commit.submit(2))  # waiting for the next flush
         other = asyncio.create_task(commit.submit(3))
         await asyncio.sleep(0)
@@ -136,7 +153,7 @@ async def one_flushing_two_queued() -> tuple[Recorder, GroupCommit[int], list[as
     flush.gate.clear()
     commit: GroupCommit[int] = GroupCommit(flush)
     tasks = [asyncio.create_task(commit.submit(0))]
-    await flush.started.wait()
+    await flush.started()
     tasks += [asyncio.create_task(commit.submit(i)) for i in (1, 2)]
     await asyncio.sleep(0)
     return flush, commit, tasks
@@ -155,7 +172,7 @@ async def test_drain_waits_for_running_and_queued_flushes() -> None:
 
 
 def test_max_batch_must_be_positive() -> None:
-    async def flush(items: list[int]) -> list[BaseException | None]:
+    def flush(items: list[int]) -> list[BaseException | None]:
         return [None] * len(items)
 
     with pytest.raises(ValueError, match="max_batch"):
@@ -169,12 +186,12 @@ async def test_two_flushes_run_side_by_side_and_the_rest_wait_for_a_free_one() -
     flush.gate.clear()
     commit: GroupCommit[int] = GroupCommit(flush, concurrency=2)
     tasks = [asyncio.create_task(commit.submit(0))]
-    await asyncio.sleep(0.01)
+    await flush.flushed(1)
     tasks.append(asyncio.create_task(commit.submit(1)))  # a second slot: flushed at once
-    await asyncio.sleep(0.01)
+    await flush.flushed(2)
     assert flush.batches == [[0], [1]]
     tasks += [asyncio.create_task(commit.submit(i)) for i in (2, 3, 4)]  # both slots busy
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
     assert flush.batches == [[0], [1]]
     flush.gate.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 1)
@@ -196,42 +213,15 @@ async def test_a_cancelled_flusher_leaves_no_caller_waiting() -> None:
     assert flush.batches == [[0], [3]]
 
 
-def test_exactly_one_kind_of_flush() -> None:
-    async def flush(items: list[int]) -> list[BaseException | None]:
-        return [None] * len(items)
+async def test_a_flush_runs_in_a_worker_thread_and_a_raising_one_fails_its_batch() -> None:
+    flush = Recorder()
+    commit: GroupCommit[int] = GroupCommit(flush)
+    await commit.submit(1)
+    assert flush.threads and threading.current_thread().name not in flush.threads
 
-    with pytest.raises(ValueError, match="one of"):
-        GroupCommit()
-    with pytest.raises(ValueError, match="one of"):
-        GroupCommit(flush, blocking=lambda items: [None] * len(items))
+    def broken(items: list[int]) -> list[BaseException | None]:
+        raise OSError("the disk went away")
 
-
-async def test_a_blocking_flush_runs_in_a_thread_and_batches_like_an_async_one() -> None:
-    gate = threading.Event()
-    threads: set[str] = set()
-    batches: list[list[int]] = []
-
-    def flush(items: list[int]) -> list[BaseException | None]:
-        threads.add(threading.current_thread().name)
-        batches.append(items)
-        assert gate.wait(5)
-        if 99 in items:
-            raise OSError("the disk went away")
-        return [ValueError(f"item {i}") if i == 3 else None for i in items]
-
-    commit: GroupCommit[int] = GroupCommit(blocking=flush)
-    first = asyncio.create_task(commit.submit(0))
-    await asyncio.sleep(0.05)
-    rest = [asyncio.create_task(commit.submit(i)) for i in (1, 2, 3)]
-    await asyncio.sleep(0.05)
-    assert batches == [[0]] and commit.running == 1
-    gate.set()
-    results = await asyncio.gather(first, *rest, return_exceptions=True)
-    assert results[:3] == [None, None, None]
-    assert isinstance(results[3], ValueError)
-    assert batches == [[0], [1, 2, 3]]
-    assert threading.current_thread().name not in threads  # never on the event loop's thread
-    with pytest.raises(OSError, match="went away"):  # a failing flush fails its whole batch
-        await commit.submit(99)
-    await commit.drain()
-    assert commit.running == 0
+    failing: GroupCommit[int] = GroupCommit(broken)
+    results = await asyncio.gather(failing.submit(1), failing.submit(2), return_exceptions=True)
+    assert all(isinstance(r, OSError) for r in results)

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from flux_remix.errors import CapacityError
-from flux_remix.storage.flight import Flights
+from flux_remix.generation.flight import Flights
 from tests.servers import require_redis
 from tests.support import free_port
 

@@ -1,8 +1,7 @@
 """Images that last: metadata (SQLite or PostgreSQL) and bytes (disk or S3) behind two small
-protocols, the crash-safe `ImageStore` over them, cache keys and in-flight de-duplication."""
+protocols, and the crash-safe `ImageStore` over them. Persistence only: what to store and when
+(cache, in-flight sharing) is the pipeline's (`flux_remix.generation`)."""
 
-from flux_remix.storage.cache import cache_key
-from flux_remix.storage.flight import Flights
 from flux_remix.storage.protocols import BlobStore, MetadataStore
 from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord, blob_key_for
 from flux_remix.storage.setup import open_storage
@@ -10,7 +9,6 @@ from flux_remix.storage.store import ImageStore, StoredImage
 
 __all__ = [
     "BlobStore",
-    "Flights",
     "HistoryPage",
     "HistoryQuery",
     "ImageRecord",
@@ -18,6 +16,5 @@ __all__ = [
     "MetadataStore",
     "StoredImage",
     "blob_key_for",
-    "cache_key",
     "open_storage",
 ]

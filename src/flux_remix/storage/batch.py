@@ -4,10 +4,10 @@ When a flush slot is free, an item is flushed at once (there is no timer); items
 every slot is busy wait and go together in the next flush (up to `max_batch`). Up to
 `concurrency` flushes run side by side, so a slow fsync does not hold up the next batch.
 
-A flush is either a coroutine (run as a task of its own) or a blocking function (run in a worker
-thread: no task at all). Either way its completion settles the callers from a done callback, so
-under load a save costs as few turns of the event loop as possible, and cancelling a caller never
-interrupts a flush: the cancelled caller's item is still flushed, and its outcome is dropped.
+A flush is a blocking function, run in a worker thread (no task at all); its completion settles
+the callers from a done callback, so under load a save costs as few turns of the event loop as
+possible, and cancelling a caller never interrupts a flush: the cancelled caller's item is still
+flushed, and its outcome is dropped.
 """
 
 from __future__ import annotations
@@ -15,43 +15,37 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
 Outcomes = list[BaseException | None]
-Flush = Callable[[list[T]], Awaitable[Outcomes]]
-BlockingFlush = Callable[[list[T]], Outcomes]
+Flush = Callable[[list[T]], Outcomes]
 _Waiting = deque[tuple[T, "asyncio.Future[None]"]]
 
 
 class GroupCommit(Generic[T]):
     """`flush(items)` answers one outcome per item, in order: None, or that item's exception.
 
-    An exception raised by the flush itself fails every item of that batch with it. Give either
-    `flush` (async) or `blocking` (called in `executor`'s threads; the default executor when
-    None).
+    An exception raised by the flush itself fails every item of that batch with it. `flush` is
+    called in `executor`'s threads (the default executor when None).
     """
 
     def __init__(
         self,
-        flush: Flush[T] | None = None,
+        flush: Flush[T],
         *,
-        blocking: BlockingFlush[T] | None = None,
         executor: Executor | None = None,
         max_batch: int = 64,
         concurrency: int = 1,
     ) -> None:
-        if (flush is None) == (blocking is None):
-            raise ValueError("give one of flush and blocking")
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._flush = flush
-        self._blocking = blocking
         self._executor = executor
         self._max_batch = max_batch
         self._concurrency = concurrency
@@ -86,12 +80,7 @@ class GroupCommit(Generic[T]):
             batch = [self._queue.popleft() for _ in range(count)]
             items = [item for item, _ in batch]
             self.flushes += 1
-            started: asyncio.Future[Outcomes]
-            if self._blocking is not None:
-                started = loop.run_in_executor(self._executor, self._blocking, items)
-            else:
-                assert self._flush is not None
-                started = asyncio.ensure_future(self._flush(items))
+            started = loop.run_in_executor(self._executor, self._flush, items)
             self._running.add(started)
             started.add_done_callback(functools.partial(self._settle, loop, batch))
 

@@ -3,13 +3,15 @@
 psycopg 3 with its async connection pool: fully typed, and the binary wheel carries libpq, so
 nothing but PyPI is needed. Migrations run under a transaction-scoped advisory lock, so replicas
 starting together apply each one exactly once. `insert_many` writes a batch of rows in one
-transaction (one `executemany`, pipelined by psycopg).
+transaction (one `executemany`, pipelined by psycopg); the batch writer's `staged` commits the
+kept rows that way, from its worker thread through the store's event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -17,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from flux_remix.errors import StorageError
 from flux_remix.storage import sql
+from flux_remix.storage.bridge import LoopBridge
 from flux_remix.storage.migrations import MIGRATIONS, MIGRATIONS_TABLE, Migration, pending
 from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord
 
@@ -37,8 +40,10 @@ class PostgresMetadataStore:
         self.migrations = migrations
         self._max = max_connections
         self._pool: AsyncConnectionPool[Conn] | None = None
+        self._loop = LoopBridge()
 
     async def open(self) -> None:
+        self._loop.bind()
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self._url,
             min_size=1,
@@ -99,6 +104,19 @@ class PostgresMetadataStore:
                 await cur.executemany(sql.insert_sql("%s"), rows)
 
         await self._run(write)
+
+    @contextlib.contextmanager
+    def staged(self, records: Sequence[ImageRecord]) -> Iterator[Callable[[Sequence[bool]], None]]:
+        """See `MetadataStore.staged`: nothing is written before `commit`, which inserts the
+        kept rows in one transaction (a transaction held open across threads would pin a pooled
+        connection to a worker thread while the bytes are written)."""
+
+        def commit(keep: Sequence[bool]) -> None:
+            kept = [r for r, stays in zip(records, keep, strict=True) if stays]
+            if kept:
+                self._loop.call(self.insert_many(kept))
+
+        yield commit
 
     async def get(self, image_id: str) -> ImageRecord | None:
         return await self._one(sql.SELECT + " WHERE id = %s", (image_id,))

@@ -3,13 +3,16 @@
 `MetadataStore`: rows of `ImageRecord` (SQLite by default, PostgreSQL for replicas).
 `BlobStore`: image bytes by key (a local directory by default, an S3-compatible bucket for
 replicas). A blob is written completely or not at all: readers never see a partial file.
-The `*_many` methods write a batch at once (see `ImageStore.save`, which group-commits).
+The `*_many` methods write a batch at once. New images are written by `writer.BatchWriter`
+from a worker thread, through the two blocking methods every store has: `MetadataStore.staged`
+and `BlobStore.put_many_blocking` (stores with async I/O answer them from their event loop).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 from flux_remix.storage.records import HistoryPage, HistoryQuery, ImageRecord
 
@@ -26,6 +29,15 @@ class MetadataStore(Protocol):
     async def insert_many(self, records: Sequence[ImageRecord]) -> None:
         """Commit all rows in one transaction, durably before returning; on failure none is
         written and the error is raised."""
+
+    def staged(
+        self, records: Sequence[ImageRecord]
+    ) -> AbstractContextManager[Callable[[Sequence[bool]], None]]:
+        """From a worker thread (never the event loop): a transaction for `records`, inserted
+        but not yet committed where the database allows it (SQLite) so that the work overlaps
+        the blob writes. The context gives `commit(keep)`, which commits the rows `keep` flags
+        True (one flag per record, in order) and none of the others; leaving without it, or
+        with an error, commits nothing. Errors are raised as `StorageError`."""
 
     async def get(self, image_id: str) -> ImageRecord | None: ...
 
@@ -56,41 +68,19 @@ class BlobStore(Protocol):
         that item's error: `StorageError`, `ValueError` for a bad key). One item failing does not
         fail the others, and nothing is raised for it."""
 
+    def put_many_blocking(
+        self, items: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        """`put_many` from a worker thread (never the event loop)."""
+
+    def place(self, key: str, size: int) -> str:
+        """The key under which a new blob `key` of `size` bytes is to be put (a store that
+        packs blobs chooses where it goes, and reserves its room; others answer `key`).
+        Raises `StorageError` when it cannot."""
+
     async def get(self, key: str) -> bytes | None: ...
 
     async def exists(self, key: str) -> bool: ...
 
     async def delete(self, key: str) -> None:
         """Remove `key`; no error when it is already gone."""
-
-
-@runtime_checkable
-class BlockingBlobWrites(Protocol):
-    """A blob store whose writes are local I/O (the data directory): a batch can be written
-    from a worker thread, without a trip through the event loop per step."""
-
-    def put_many_blocking(
-        self, items: Sequence[tuple[str, bytes, str]]
-    ) -> list[BaseException | None]: ...
-
-
-@runtime_checkable
-class PlacedBlobWrites(Protocol):
-    """A blob store that chooses where a new blob goes (pack files): the key a row must name
-    is known only once the store has placed it."""
-
-    def place(self, key: str, size: int) -> str:
-        """The key under which the new blob `key` of `size` bytes is to be `put`; reserves its
-        room (raises `StorageError` when it cannot)."""
-
-
-@runtime_checkable
-class BlockingRowWrites(Protocol):
-    """A metadata store that can commit a batch from a worker thread (SQLite)."""
-
-    def insert_many_blocking(
-        self, records: Sequence[ImageRecord], *, keep: Callable[[], Sequence[bool]] | None = None
-    ) -> None:
-        """Insert `records` in one transaction. With `keep`, the rows are inserted first and
-        `keep()` is called just before the commit (it may wait): the rows it answers False for
-        are taken out again, and the rest commit together."""

@@ -2,7 +2,8 @@
 
 Path-style requests signed with SigV4 (`sigv4.py`) over an httpx client. An S3 PUT is atomic by
 contract (the object appears whole or not at all) and `x-amz-content-sha256` makes the server
-check the bytes it got. `put_many` sends a batch's PUTs concurrently. Tested against SeaweedFS.
+check the bytes it got. `put_many` sends a batch's PUTs concurrently (the batch writer's
+`put_many_blocking` runs it on the store's event loop). Tested against SeaweedFS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from flux_remix.errors import StorageError
+from flux_remix.storage.bridge import LoopBridge
 from flux_remix.storage.records import check_blob_key
 from flux_remix.storage.sigv4 import EMPTY_SHA256, sign
 
@@ -53,6 +55,7 @@ class S3BlobStore:
             timeout=timeout, limits=httpx.Limits(max_connections=64)
         )
         self._timeout = timeout
+        self._loop = LoopBridge()
 
     def url_of(self, key: str) -> str:
         key = check_blob_key(key)
@@ -99,6 +102,7 @@ class S3BlobStore:
         )
 
     async def open(self) -> None:
+        self._loop.bind()
         bucket_url = f"{self.endpoint}/{self.bucket}"
         response = await self._send("HEAD", bucket_url)
         if response.status_code == 200:
@@ -140,6 +144,15 @@ class S3BlobStore:
                 result = failure
             outcomes.append(result)
         return outcomes
+
+    def put_many_blocking(
+        self, items: Sequence[tuple[str, bytes, str]]
+    ) -> list[BaseException | None]:
+        return self._loop.call(self.put_many(items))
+
+    def place(self, key: str, size: int) -> str:
+        """Objects are written where their key says: the key itself."""
+        return check_blob_key(key)
 
     async def get(self, key: str) -> bytes | None:
         response = await self._send("GET", self.url_of(key))

@@ -1,4 +1,7 @@
-"""Build the image store from settings: SQLite + disk by default, PostgreSQL and S3 when set."""
+"""Build the image store from settings: SQLite + disk by default, PostgreSQL and S3 when set.
+
+The backend pair is chosen here, once; whichever it is, `ImageStore` writes new images through
+the one `writer.BatchWriter`, and nothing downstream asks which stores it has."""
 
 from __future__ import annotations
 

@@ -1,18 +1,23 @@
 """Metadata in SQLite (the embedded default): one file in the data directory, WAL mode.
 
-Every statement runs on one dedicated thread holding one connection, so the event loop never
-blocks on disk and SQLite sees no cross-thread use. `synchronous=FULL` makes each committed row
-survive a power cut, not just a killed process; `insert_many` commits a batch of rows in one
-transaction, so one WAL fsync covers them all.
+Two connections, each used by one thread at a time. Writes go through the write connection,
+under `_write_lock`: async ones on the store's write thread, a batch of new images from the
+batch writer's thread (`staged`), which holds it from the rows' insert until their commit, i.e.
+while the images' bytes are fsynced. Reads go through a read connection on a thread of their
+own: in WAL mode a reader never waits for a writer, so a cache lookup or a history page is not
+queued behind an fsync. `synchronous=FULL` makes each committed row survive a power cut, not
+just a killed process; a batch of rows commits in one transaction, so one WAL fsync covers them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -34,34 +39,36 @@ class SQLiteMetadataStore:
     def __init__(self, path: Path, *, migrations: Sequence[Migration] = MIGRATIONS) -> None:
         self.path = path
         self.migrations = migrations
-        self._conn: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
-        # one user of the connection at a time: the store's thread, or a worker thread writing
-        # a batch of images (`insert_many_blocking`), which so needs no hop to the store's thread
-        self._lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
+        self._read_thread: ThreadPoolExecutor | None = None
+        # one user of the write connection at a time: the write thread, or a batch's thread
+        self._write_lock = threading.Lock()
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None or self._conn is None:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._write_thread is None or self._writer is None:
             raise StorageError("the metadata database is not open")
-        conn = self._conn
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._executor, self._locked, fn, conn)
-        except sqlite3.Error as exc:
-            raise StorageError(f"metadata database error: {exc}") from exc
+        return await _on(self._write_thread, functools.partial(self._locked, fn, self._writer))
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._read_thread is None or self._reader is None:
+            raise StorageError("the metadata database is not open")
+        return await _on(self._read_thread, functools.partial(fn, self._reader))
 
     def _locked(self, fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
-        with self._lock:
+        with self._write_lock:
             return fn(conn)
 
     async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flux-remix-sqlite")
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="flux-remix-sqlite")
+        self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="flux-remix-sqlite-read")
         loop = asyncio.get_running_loop()
         try:
-            self._conn = await loop.run_in_executor(self._executor, self._connect)
+            self._writer = await loop.run_in_executor(self._write_thread, self._connect)
+            self._reader = await loop.run_in_executor(self._read_thread, self._connect_reader)
         except (sqlite3.Error, OSError) as exc:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+            await self.close()
             raise StorageError(f"cannot open the metadata database {self.path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
@@ -79,45 +86,72 @@ class SQLiteMetadataStore:
             raise
         return conn
 
+    def _connect_reader(self) -> sqlite3.Connection:
+        """A connection that only reads (the file is in WAL mode already: that is persistent)."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     async def close(self) -> None:
-        if self._executor is None:
-            return
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._locked, _close, conn)
-        self._executor.shutdown(wait=True)
-        self._executor = None
+        loop = asyncio.get_running_loop()
+        reader, self._reader = self._reader, None
+        writer, self._writer = self._writer, None
+        if self._read_thread is not None:
+            if reader is not None:
+                await loop.run_in_executor(self._read_thread, reader.close)
+            self._read_thread.shutdown(wait=True)
+            self._read_thread = None
+        if self._write_thread is not None:
+            if writer is not None:
+                await loop.run_in_executor(self._write_thread, self._locked, _close, writer)
+            self._write_thread.shutdown(wait=True)
+            self._write_thread = None
 
     async def insert(self, record: ImageRecord) -> None:
         await self.insert_many([record])
 
     async def insert_many(self, records: Sequence[ImageRecord]) -> None:
         if records:
-            await self._run(_inserting(records))
+            await self._write(_inserting(records))
 
-    def insert_many_blocking(
-        self, records: Sequence[ImageRecord], *, keep: Callable[[], Sequence[bool]] | None = None
-    ) -> None:
-        """`insert_many` in the calling worker thread (never the event loop); with `keep`, see
-        `BlockingRowWrites` (the connection stays this thread's until the commit)."""
-        if not records:
-            return
-        write = _inserting(records, keep)
-        with self._lock:
-            if self._conn is None:
+    @contextlib.contextmanager
+    def staged(self, records: Sequence[ImageRecord]) -> Iterator[Callable[[Sequence[bool]], None]]:
+        """See `MetadataStore.staged`: the rows are inserted at once, and the write connection
+        stays this thread's until they commit or roll back."""
+        rows = [sql.to_row(record) for record in records]
+
+        def commit(keep: Sequence[bool]) -> None:
+            gone = [(r.id,) for r, stays in zip(records, keep, strict=True) if not stays]
+            if gone:
+                conn.executemany("DELETE FROM images WHERE id = ?", gone)
+            conn.execute("COMMIT")
+
+        with self._write_lock:
+            if self._writer is None:
                 raise StorageError("the metadata database is not open")
+            conn = self._writer
             try:
-                write(self._conn)
+                conn.execute("BEGIN")
+                _insert_rows(conn, rows)
+                yield commit
             except sqlite3.Error as exc:
                 raise StorageError(f"metadata database error: {exc}") from exc
+            finally:
+                if conn.in_transaction:  # not committed (SQLite may have rolled back already)
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
 
     async def get(self, image_id: str) -> ImageRecord | None:
         def fetch(c: sqlite3.Connection) -> ImageRecord | None:
             row = c.execute(sql.SELECT + " WHERE id = ?", (image_id,)).fetchone()
             return sql.from_row(row) if row else None
 
-        return await self._run(fetch)
+        return await self._read(fetch)
 
     async def find_cached(self, cache_key: str) -> ImageRecord | None:
         def fetch(c: sqlite3.Connection) -> ImageRecord | None:
@@ -126,7 +160,7 @@ class SQLiteMetadataStore:
             ).fetchone()
             return sql.from_row(row) if row else None
 
-        return await self._run(fetch)
+        return await self._read(fetch)
 
     async def history(self, query: HistoryQuery) -> HistoryPage:
         text, args = sql.history_sql(query, "?", "sqlite")
@@ -134,28 +168,28 @@ class SQLiteMetadataStore:
         def fetch(c: sqlite3.Connection) -> list[ImageRecord]:
             return [sql.from_row(r) for r in c.execute(text, args).fetchall()]
 
-        return HistoryPage.of(await self._run(fetch), query.limit)
+        return HistoryPage.of(await self._read(fetch), query.limit)
 
     async def delete(self, image_id: str) -> ImageRecord | None:
         def remove(c: sqlite3.Connection) -> ImageRecord | None:
             row = c.execute(sql.DELETE_RETURNING.format("?"), (image_id,)).fetchone()
             return sql.from_row(row) if row else None
 
-        return await self._run(remove)
+        return await self._write(remove)
 
     async def blob_in_use(self, blob_key: str) -> bool:
         def check(c: sqlite3.Connection) -> bool:
             row = c.execute("SELECT 1 FROM images WHERE blob_key = ? LIMIT 1", (blob_key,))
             return row.fetchone() is not None
 
-        return await self._run(check)
+        return await self._read(check)
 
     async def applied_migrations(self) -> list[str]:
         def fetch(c: sqlite3.Connection) -> list[str]:
             rows = c.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
             return [str(r[0]) for r in rows]
 
-        return await self._run(fetch)
+        return await self._read(fetch)
 
 
 def _switch_to_wal(conn: sqlite3.Connection, attempts: int = 100) -> str:
@@ -190,27 +224,17 @@ def _migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
         raise
 
 
-def _inserting(
-    records: Sequence[ImageRecord], keep: Callable[[], Sequence[bool]] | None = None
-) -> Callable[[sqlite3.Connection], None]:
-    """The statement(s) inserting `records` in one transaction, to run on the store's thread;
-    `keep()`, when given, is asked just before the commit which rows stay."""
+def _inserting(records: Sequence[ImageRecord]) -> Callable[[sqlite3.Connection], None]:
+    """The statement(s) inserting `records` in one transaction, to run on the write thread."""
     rows = [sql.to_row(record) for record in records]
 
     def write(c: sqlite3.Connection) -> None:
-        if len(rows) == 1 and keep is None:  # autocommit: a statement alone is a transaction
+        if len(rows) == 1:  # autocommit: a statement alone is a transaction
             c.execute(sql.insert_sql("?"), rows[0])
             return
         c.execute("BEGIN")
         try:
-            for start in range(0, len(rows), _ROWS_PER_INSERT):
-                chunk = rows[start : start + _ROWS_PER_INSERT]
-                c.execute(sql.insert_sql("?", len(chunk)), [v for row in chunk for v in row])
-            if keep is not None:
-                flags = keep()
-                gone = [(r.id,) for r, stays in zip(records, flags, strict=True) if not stays]
-                if gone:
-                    c.executemany("DELETE FROM images WHERE id = ?", gone)
+            _insert_rows(c, rows)
             c.execute("COMMIT")
         except BaseException:
             if c.in_transaction:  # SQLite may have rolled back already (disk full, I/O)
@@ -218,6 +242,19 @@ def _inserting(
             raise
 
     return write
+
+
+def _insert_rows(c: sqlite3.Connection, rows: Sequence[tuple[object, ...]]) -> None:
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        c.execute(sql.insert_sql("?", len(chunk)), [v for row in chunk for v in row])
+
+
+async def _on(thread: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+    try:
+        return await asyncio.get_running_loop().run_in_executor(thread, call)
+    except sqlite3.Error as exc:
+        raise StorageError(f"metadata database error: {exc}") from exc
 
 
 def _close(conn: sqlite3.Connection) -> None:

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 
 from flux_remix.errors import UpstreamTimeoutError
 
-log = logging.getLogger("flux_remix.storage")
+log = logging.getLogger("flux_remix.generation")
 T = TypeVar("T")
 
 LOCK_TTL_MS = 15_000

@@ -12,17 +12,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from flux_remix.generation.cache import image_cache_key
+from flux_remix.generation.flight import Flights
 from flux_remix.ids import new_id
 from flux_remix.schemas import CacheOutcome, GeneratedImage, PromptOutcome
-from flux_remix.storage.cache import cache_key
-from flux_remix.storage.flight import Flights
 from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.store import ImageStore, StoredImage
 from flux_remix.validation import EffectiveParams
 
 
 @dataclass(frozen=True)
-class Job:
+class Provenance:
     """What one generation request contributes to each of its images' records."""
 
     generation_id: str
@@ -69,7 +69,7 @@ class Keeper:
 
     async def obtain(
         self,
-        job: Job,
+        job: Provenance,
         params: EffectiveParams,
         prompt: str,
         make: Callable[[], Awaitable[GeneratedImage]],
@@ -79,7 +79,7 @@ class Keeper:
         if not job.cacheable:
             stored = await self._fresh(job, params, prompt, make, None)
             return image_of(stored.record, stored.data, "miss", stored.b64)
-        key = cache_key(params, prompt)
+        key = image_cache_key(params, prompt)
         found = await self.store.cached(key)
         if found is not None:
             return await self._reuse(job, found, "hit")
@@ -95,7 +95,7 @@ class Keeper:
 
     async def _fresh(
         self,
-        job: Job,
+        job: Provenance,
         params: EffectiveParams,
         prompt: str,
         make: Callable[[], Awaitable[GeneratedImage]],
@@ -133,7 +133,9 @@ class Keeper:
         record = await self.store.save(record, image.data)  # hashed, its blob key placed
         return StoredImage(record, image.data, image.b64)
 
-    async def _reuse(self, job: Job, source: StoredImage, cache: CacheOutcome) -> GeneratedImage:
+    async def _reuse(
+        self, job: Provenance, source: StoredImage, cache: CacheOutcome
+    ) -> GeneratedImage:
         """The caller's image from a stored one: the same row when it is the caller's own,
         else a new row in the caller's history that shares the stored bytes."""
         if source.record.key_id == job.key_id:
@@ -157,5 +159,5 @@ class Keeper:
         return image_of(record, source.data, cache, source.b64)
 
 
-def _timings(job: Job, generate_ms: float) -> dict[str, float]:
+def _timings(job: Provenance, generate_ms: float) -> dict[str, float]:
     return {"translate_ms": round(job.translate_ms, 1), "generate_ms": round(generate_ms, 1)}

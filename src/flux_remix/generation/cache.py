@@ -16,7 +16,7 @@ from flux_remix.validation import EffectiveParams
 VERSION = "v1"  # bump when the meaning of a key changes, so old keys stop matching
 
 
-def cache_key(params: EffectiveParams, prompt: str) -> str:
+def image_cache_key(params: EffectiveParams, prompt: str) -> str:
     inputs = {
         name: [hashlib.sha256(image.data).hexdigest() for image in images]
         for name, images in params.images.items()
