@@ -27,14 +27,6 @@ def too_large(limit: int) -> Problem:
     )
 
 
-def too_complex(what: str) -> Problem:
-    return Problem(
-        413,
-        "json_too_complex",
-        f"The JSON body {what} (FLUX_REMIX_MAX_JSON_DEPTH, FLUX_REMIX_MAX_JSON_VALUES)",
-    )
-
-
 def is_json(scope: Scope) -> bool:
     """A body a JSON parser may read: declared JSON, or declared as nothing at all."""
     for name, value in scope.get("headers", ()):
@@ -84,8 +76,8 @@ class BodyLimit:
                 seen += len(chunk)
                 if seen > self.limit:
                     over = too_large(self.limit)
-                elif shape is not None and (what := shape.feed(chunk)) is not None:
-                    over = too_complex(what)
+                elif shape is not None:
+                    over = shape.feed(chunk)
                 if over:
                     return {"type": "http.disconnect"}
             return message

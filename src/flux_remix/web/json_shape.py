@@ -10,7 +10,9 @@ open and close inside it: both small for real requests). A body that passes pars
 time and memory; one that fails is refused after reading only as far as the first chunk over.
 
 Commas inside strings are not values, and a `[` inside a prompt does not nest: only structure
-outside strings counts. Malformed JSON is left to the parser to word its own error.
+outside strings counts. `NaN` and `Infinity` (which Python's parsers accept, though JSON has no
+such numbers) are refused here too, with a 422 naming the field they were given for, so no route
+can be reached by one. Other malformed JSON is left to the parser to word its own error.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from flux_remix.web.errors import Problem
+
 # a whole string (escapes included) and the rest of one that started before this chunk
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*"')
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\[\s\S][^"\\]*)*')
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[{]}")
+_NON_FINITE = re.compile(rb"NaN|Infinity")
+_NAMED_NON_FINITE = re.compile(rb'"((?:[^"\\]|\\.){1,100})"\s*:\s*-?(?:NaN|Infinity)')
 
 
 @dataclass(frozen=True)
@@ -44,15 +50,16 @@ class JsonShape:
         self.values = 1  # the top-level value
         self.in_string = False
         self.escaped = False  # a string's backslash ended the last chunk
-        self.problem: str | None = None
+        self.tail = b""  # the last bytes of structure, for a NaN cut in two by chunks
+        self.problem: Problem | None = None
 
-    def feed(self, chunk: bytes) -> str | None:
-        """Scan one more chunk; a description of the limit passed, or None while within."""
+    def feed(self, chunk: bytes) -> Problem | None:
+        """Scan one more chunk; the answer for a body over a limit, or None while within."""
         if self.problem is None:
             self.problem = self._feed(chunk)
         return self.problem
 
-    def _feed(self, chunk: bytes) -> str | None:
+    def _feed(self, chunk: bytes) -> Problem | None:
         if not chunk:
             return None
         at = 0
@@ -72,9 +79,12 @@ class JsonShape:
             trailing = len(tail) - len(tail.rstrip(b"\\"))
             self.in_string, self.escaped = True, trailing % 2 == 1
             structure = structure[:opening]
+        if _NON_FINITE.search(self.tail + structure[:16]) or _NON_FINITE.search(structure):
+            return non_finite(chunk)
+        self.tail = structure[-8:]
         self.values += structure.count(b",")
         if self.values > self.limits.max_values:
-            return f"holds more than {self.limits.max_values} values"
+            return too_complex(f"holds more than {self.limits.max_values} values")
         brackets = structure.translate(_BRACKETS, _NOT_BRACKETS)
         opens = brackets.count(b"(")
         closes = len(brackets) - opens
@@ -87,6 +97,21 @@ class JsonShape:
                 nested += 1
             deepest = self.depth + brackets.count(b"(") + nested
             if deepest > self.limits.max_depth:
-                return f"nests deeper than {self.limits.max_depth} levels"
+                return too_complex(f"nests deeper than {self.limits.max_depth} levels")
         self.depth = max(0, self.depth + opens - closes)
         return None
+
+
+def too_complex(what: str) -> Problem:
+    return Problem(
+        413,
+        "json_too_complex",
+        f"The JSON body {what} (FLUX_REMIX_MAX_JSON_DEPTH, FLUX_REMIX_MAX_JSON_VALUES)",
+    )
+
+
+def non_finite(chunk: bytes) -> Problem:
+    named = _NAMED_NON_FINITE.search(chunk)
+    field = named.group(1).decode("utf-8", "replace") if named else None
+    what = "must be a finite number: JSON has no NaN or Infinity"
+    return Problem(422, "invalid_parameter", f"{field}: {what}" if field else what, field)

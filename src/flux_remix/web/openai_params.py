@@ -18,18 +18,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from flux_remix.catalog import ModelSpec
 from flux_remix.errors import InvalidParameterError
-from flux_remix.schemas import Generation, ImageRequest
+from flux_remix.schemas import Generation, ImageRequest, RequestModel
 from flux_remix.service import ImageService
 from flux_remix.settings import TranslateMode
 
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 
 
-class OpenAIImageFields(BaseModel):
+class OpenAIImageFields(RequestModel):
     """The image fields of an OpenAI body, with flux-remix's extension fields."""
 
     model_config = ConfigDict(extra="allow")
