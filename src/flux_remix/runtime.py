@@ -24,6 +24,7 @@ from flux_remix.keys import Keys, open_keys
 from flux_remix.metrics import Metrics
 from flux_remix.prompts import build_pipeline
 from flux_remix.redis_client import open_redis
+from flux_remix.scrub import upstream_scrubber
 from flux_remix.service import ImageService
 from flux_remix.settings import Account, Settings
 from flux_remix.storage import open_storage
@@ -119,6 +120,7 @@ async def open_runtime(
             timeout=settings.upstream_timeout,
             metrics=metrics,
             direct=direct,
+            scrub=upstream_scrubber(settings),  # upstream text never carries a secret in
         )
         pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
         prompts = build_pipeline(settings, client, pool, http, redis)
