@@ -118,7 +118,7 @@ class Settings(BaseModel):
     )
     allow_short_keys: bool = Field(default=False, alias="FLUX_REMIX_ALLOW_SHORT_KEYS")
     session_idle_timeout: int = Field(
-        default=86_400, ge=60, le=30 * 86_400, alias="FLUX_REMIX_SESSION_IDLE_TIMEOUT"
+        default=86_400, ge=1, le=30 * 86_400, alias="FLUX_REMIX_SESSION_IDLE_TIMEOUT"
     )
     # an account that keeps failing with 5xx/408/timeouts rests (accounts/breaker)
     breaker_failures: int = Field(default=3, ge=1, le=1000, alias="FLUX_REMIX_BREAKER_FAILURES")
