@@ -123,6 +123,7 @@ async def open_runtime(
             scrub=upstream_scrubber(settings),  # upstream text never carries a secret in
         )
         pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
+        pool.on_trip = metrics.breaker_trip
         prompts = build_pipeline(settings, client, pool, http, redis)
         service = ImageService(
             settings,
