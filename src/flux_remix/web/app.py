@@ -41,6 +41,7 @@ from flux_remix.web.routes import (
 from flux_remix.web.server import finish_generations
 from flux_remix.web.session import Sessions
 from flux_remix.web.session_store import session_store
+from flux_remix.web.shedding import Shedding
 
 log = logging.getLogger("flux_remix")
 
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     install_cors(app, settings)
     json_limits = ShapeLimits(settings.max_json_depth, settings.max_json_values)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, json=json_limits)
+    app.add_middleware(Shedding)  # a full server refuses new work before reading it
     app.add_middleware(AuthGate)  # before BodyLimit: no body is read for an unknown caller
     app.add_middleware(RequestContext, demo=settings.demo, metrics=metrics)
     return app
