@@ -17,17 +17,15 @@ from flux_remix.errors import AuthThrottledError
 from flux_remix.keys.quota import MemoryCounters, RedisCounters
 from flux_remix.keys.throttle import AuthThrottle
 from tests.conftest import API_KEY
-from tests.ops.helpers import CLI, ServeProcess, base_env
+from tests.ops.helpers import CLI, base_env
 from tests.servers import require_redis
 
 BURST = 5
 
 
 @pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_AUTH_FAILURES_PER_MINUTE=str(BURST))
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
+def serve(start_serve):
+    return start_serve(FLUX_REMIX_AUTH_FAILURES_PER_MINUTE=str(BURST))
 
 
 def client_from(serve, address: str, **kwargs) -> httpx.Client:
@@ -89,9 +87,9 @@ def test_a_short_key_stops_start_up_naming_the_variable(tmp_path, emulator, var)
     assert "FLUX_REMIX_ALLOW_SHORT_KEYS" in err
 
 
-def test_the_override_lets_a_short_key_through(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, API_KEY="a", FLUX_REMIX_ALLOW_SHORT_KEYS="true")
-    with ServeProcess(env, tmp_path / "serve.log") as server, server.client() as c:
+def test_the_override_lets_a_short_key_through(start_serve):
+    server = start_serve(API_KEY="a", FLUX_REMIX_ALLOW_SHORT_KEYS="true")
+    with server.client() as c:
         assert c.get("/api/v1/images", headers={"Authorization": "Bearer a"}).status_code == 200
 
 

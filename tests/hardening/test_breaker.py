@@ -13,22 +13,16 @@ import pytest
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH, account_list
-from tests.ops.helpers import ServeProcess, base_env
 
 DS8 = {"prompt": "a lighthouse", "model": "DS-8-CF", "width": 256, "height": 256}
 SICK, WELL = ACCOUNT_IDS[0], ACCOUNT_IDS[1]
 
 
 @pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(
-        tmp_path,
-        emulator.base_url,
-        CF_ACCOUNT_LIST=account_list([SICK, WELL]),
-        FLUX_REMIX_TRANSLATOR="dictionary",
+def serve(start_serve):
+    return start_serve(
+        CF_ACCOUNT_LIST=account_list([SICK, WELL]), FLUX_REMIX_TRANSLATOR="dictionary"
     )
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
 
 
 def calls_to(emulator, account_id: str) -> int:
@@ -69,10 +63,10 @@ def test_a_sick_account_rests_and_is_probed_after(serve, emulator):
         assert accounts["cf-1"]["state"] == "healthy"
 
 
-def test_a_sick_only_account_answers_fast_while_it_rests(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, CF_ACCOUNT_LIST=account_list([SICK]))
+def test_a_sick_only_account_answers_fast_while_it_rests(start_serve, emulator):
+    server = start_serve(CF_ACCOUNT_LIST=account_list([SICK]))
     emulator.state.fault_book.add(FaultSpec(kind="server_error"))
-    with ServeProcess(env, tmp_path / "serve.log") as server, server.client(headers=AUTH) as c:
+    with server.client(headers=AUTH) as c:
         assert c.post("/api/v1/images", json=DS8).status_code == 502  # two tries
         c.post("/api/v1/images", json={**DS8, "seed": 1})  # the third in a row trips it
         calls = calls_to(emulator, SICK)

@@ -10,7 +10,6 @@ import pytest
 
 from tests.api.helpers import image_calls
 from tests.conftest import API_KEY, AUTH
-from tests.ops.helpers import ServeProcess, base_env
 
 OTHER_KEY = "test-other-key-MIKE-7a6b5c4d3e2f"
 OTHER = {"Authorization": f"Bearer {OTHER_KEY}"}
@@ -18,10 +17,8 @@ BODY = {"prompt": "a paper boat", "model": "DS-8-CF", "width": 256, "height": 25
 
 
 @pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, API_KEY=f"{API_KEY},{OTHER_KEY}")
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
+def serve(start_serve):
+    return start_serve(API_KEY=f"{API_KEY},{OTHER_KEY}")
 
 
 def test_a_second_key_learns_nothing_of_the_first_keys_image(serve, emulator):

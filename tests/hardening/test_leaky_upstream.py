@@ -11,23 +11,14 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 
 from flux_remix.emulator import FaultSpec
 from flux_remix.scrub import upstream_scrubber
 from flux_remix.settings import load_settings
 from flux_remix.upstream.client import WorkersAIClient
 from tests.conftest import ACCOUNTS, ADMIN, AUTH, SECRETS, account_list
-from tests.ops.helpers import ServeProcess, base_env
 
 DS8 = {"prompt": "a lighthouse", "model": "DS-8-CF", "width": 256, "height": 256}
-
-
-@pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_TRANSLATOR="dictionary")
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
 
 
 def leaks(text: str) -> list[str]:

@@ -9,18 +9,10 @@ import time
 import uuid
 
 import httpx
-import pytest
 
 from tests.conftest import ADMIN, API_KEY
-from tests.ops.helpers import ServeProcess, base_env
 from tests.servers import require_redis
 from tests.web.helpers import hidden_field, sign_in
-
-
-@pytest.fixture
-def serve(tmp_path, emulator):
-    with ServeProcess(base_env(tmp_path, emulator.base_url), tmp_path / "serve.log") as server:
-        yield server
 
 
 def replay(server, cookie: str) -> tuple[int, int]:
@@ -62,9 +54,9 @@ def test_revoking_a_key_ends_its_sessions(serve):
         assert replay(serve, cookie)[0] == 401
 
 
-def test_an_idle_session_expires(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_SESSION_IDLE_TIMEOUT="2")
-    with ServeProcess(env, tmp_path / "serve.log") as server, sign_in(server, API_KEY) as (c, _):
+def test_an_idle_session_expires(start_serve):
+    server = start_serve(FLUX_REMIX_SESSION_IDLE_TIMEOUT="2")
+    with sign_in(server, API_KEY) as (c, _):
         cookie = saved_cookie(c)
         for _ in range(3):  # used every second: it stays
             time.sleep(1)
@@ -73,20 +65,15 @@ def test_an_idle_session_expires(tmp_path, emulator):
         assert replay(server, cookie)[0] == 401
 
 
-def test_a_sign_out_on_one_replica_ends_the_session_on_all(tmp_path, emulator):
+def test_a_sign_out_on_one_replica_ends_the_session_on_all(start_serve):
     tag = uuid.uuid4().hex[:10]
     shared = {
         "REDIS_URL": require_redis(),
         "REDIS_PREFIX": f"flux-test-{tag}:",
         "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}",
     }
-    a_env = base_env(tmp_path / "a", emulator.base_url, **shared)
-    b_env = base_env(tmp_path / "b", emulator.base_url, **shared)
-    with (
-        ServeProcess(a_env, tmp_path / "a.log") as a,
-        ServeProcess(b_env, tmp_path / "b.log") as b,
-        sign_in(a, API_KEY) as (on_a, _),
-    ):
+    a, b = start_serve(**shared), start_serve(**shared)
+    with sign_in(a, API_KEY) as (on_a, _):
         cookie = saved_cookie(on_a)
         assert replay(b, cookie)[0] == 200  # the session is known to both
         with httpx.Client(base_url=b.url, timeout=30, headers={"Cookie": cookie}) as on_b:

@@ -14,7 +14,6 @@ import pytest
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import AUTH
-from tests.ops.helpers import ServeProcess, base_env
 
 DS8 = {"prompt": "a lighthouse", "model": "DS-8-CF", "width": 256, "height": 256}
 SHAPES = [  # path, body, how the error reads
@@ -25,16 +24,10 @@ SHAPES = [  # path, body, how the error reads
 
 
 @pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(
-        tmp_path,
-        emulator.base_url,
-        FLUX_REMIX_MAX_INFLIGHT="4",
-        FLUX_REMIX_MAX_WAITING="4",
-        FLUX_REMIX_TRANSLATOR="dictionary",
+def serve(start_serve):
+    return start_serve(
+        FLUX_REMIX_MAX_INFLIGHT="4", FLUX_REMIX_MAX_WAITING="4", FLUX_REMIX_TRANSLATOR="dictionary"
     )
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
 
 
 async def flood(url: str, n: int) -> list[tuple[int, float, str, dict]]:

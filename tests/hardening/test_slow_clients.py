@@ -12,17 +12,13 @@ import time
 import httpx
 import pytest
 
-from tests.ops.helpers import ServeProcess, base_env
-
 IDLE = 1000
 PARTIAL = 1000
 
 
 @pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_HEADER_TIMEOUT="1")
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
+def serve(start_serve):
+    return start_serve(FLUX_REMIX_HEADER_TIMEOUT="1")
 
 
 def closed_by_server(sock: socket.socket) -> bool:

@@ -8,20 +8,10 @@ from __future__ import annotations
 
 import resource
 
-import pytest
-
 from tests.api.helpers import image_calls
 from tests.conftest import AUTH
-from tests.ops.helpers import ServeProcess, base_env
 
 DS8 = {"prompt": "a lighthouse", "model": "DS-8-CF", "width": 256, "height": 256}
-
-
-@pytest.fixture
-def serve(tmp_path, emulator):
-    env = base_env(tmp_path, emulator.base_url, FLUX_REMIX_TRANSLATOR="dictionary")
-    with ServeProcess(env, tmp_path / "serve.log") as server:
-        yield server
 
 
 def limit_writes(pid: int, size: int) -> None:

@@ -13,16 +13,9 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.hardening.wire import post_raw, rss_mb
-from tests.ops.helpers import ServeProcess, base_env
 
 NESTED = b'{"a":[' + b"[]," * 10_000_000 + b"[]]}"  # 30 MB, 10 million lists
 ROUTES = ["/api/v1/images", "/v1/images/generations", "/api/image", "/api/v1/jobs"]
-
-
-@pytest.fixture
-def serve(tmp_path, emulator):
-    with ServeProcess(base_env(tmp_path, emulator.base_url), tmp_path / "serve.log") as server:
-        yield server
 
 
 def healthz_seconds(url: str, until: threading.Event) -> list[float]:
