@@ -80,3 +80,15 @@ def test_a_huge_body_with_a_key_is_refused_by_its_shape_not_parsed(serve, emulat
 def test_every_body_route_answers_401_without_reading(serve, path):
     answer = post_raw(serve.port, path, b"x" * 5_000_000, {"Content-Type": "application/json"})
     assert answer.status == 401, answer.head
+
+
+@pytest.mark.parametrize("path", ["/signin", "/signout"])
+def test_the_open_forms_take_no_big_body(serve, path):
+    answer = post_raw(
+        serve.port,
+        path,
+        b"key=" + b"x" * 5_000_000,
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status == 413, answer.head
+    assert answer.seconds < 0.5

@@ -10,7 +10,8 @@ it sends. With valid credentials the key found is left in `request.state` for `a
 it is not looked up twice.
 
 New routes get this by construction: any POST/PUT/PATCH/DELETE is gated. A route that must take
-a body from anyone (only the sign-in form, whose body is the key) is listed in `OPEN_PATHS`.
+a body from anyone (only the sign-in form, whose body is the key) is listed in `OPEN_PATHS`, and
+its body may declare at most `OPEN_BODY_BYTES` (a form of a key and a token needs far less).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flux_remix.errors import FluxRemixError
+from flux_remix.web.body_limit import declared_length
 from flux_remix.web.deps import CHECKED, credentials
-from flux_remix.web.errors import problem_of, render, shape_of
+from flux_remix.web.errors import Problem, problem_of, render, shape_of
 
 OPEN_PATHS = frozenset({"/signin", "/signout"})  # the form carries the key / ends a session
+OPEN_BODY_BYTES = 64 * 1024
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -34,6 +37,13 @@ class AuthGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         app: Any = scope.get("app")
+        open_path = scope["type"] == "http" and scope["path"] in OPEN_PATHS
+        if open_path and (declared_length(scope) or 0) > OPEN_BODY_BYTES:
+            problem = Problem(413, "payload_too_large", "A sign-in form is never this large")
+            response = render(problem, shape_of(Request(scope)))
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
         if (
             scope["type"] != "http"
             or scope["method"] in BODILESS
