@@ -31,13 +31,19 @@ def serve(tmp_path_factory, emulator_server):
         yield server
 
 
-@pytest.mark.parametrize("value", VALUES)
-@pytest.mark.parametrize("path", list(ROUTES))
+CASES = [
+    (path, value)
+    for path in ROUTES
+    for value in VALUES
+    # the original API has no numeric fields: a string there is only a string
+    if not (ROUTES[path][2] == "original" and value.startswith('"'))
+]
+
+
+@pytest.mark.parametrize(("path", "value"), CASES)
 def test_a_non_finite_number_is_refused_naming_its_field(serve, emulator_server, path, value):
     emulator_server.state.reset()
     template, field, shape = ROUTES[path]
-    if shape == "original" and value.startswith('"'):
-        pytest.skip("the original API has no numeric fields: only JSON literals reach it")
     headers = {**AUTH, "Content-Type": "application/json"}
     with serve.client() as c:
         r = c.post(path, content=template.replace("VALUE", value), headers=headers)
