@@ -8,6 +8,7 @@
     │   ├── UnknownModelError         no such model or alias (404)
     │   │   └── ProxiedModelError     a third-party model id without `@cf/` (404)
     │   ├── AuthenticationError       missing or wrong API key (401)
+    │   │   └── AuthThrottledError    too many failed attempts from here (429, Retry-After)
     │   ├── PermissionDeniedError     a valid key without the needed role (403)
     │   ├── NotFoundError             no such image, or not one this key may see (404)
     │   └── KeyQuotaError             this API key's own limit is reached (429, Retry-After)
@@ -27,6 +28,7 @@
     │   ├── UpstreamConnectionError   no connection could be made
     │   └── MalformedResponseError    a body that is not what the contract promises
     ├── NoCapacityError               every account is exhausted, cooling down or disabled
+    ├── OverloadedError               this process has too many generations (503, Retry-After)
     └── StorageError                  the metadata or blob store failed (503)
 
 Only the upstream client turns HTTP responses into `UpstreamError`s; only the web layer turns
@@ -100,6 +102,16 @@ class PayloadTooLargeError(InvalidParameterError):
 
 class AuthenticationError(RequestError):
     kind = "authentication_error"
+
+
+class AuthThrottledError(AuthenticationError):
+    """Too many failed authentication attempts from this address or with this key prefix."""
+
+    kind = "auth_throttled"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermissionDeniedError(RequestError):
@@ -219,3 +231,14 @@ class StorageError(FluxRemixError):
     """The metadata database or the blob store failed; nothing was half-written."""
 
     kind = "storage_error"
+
+
+class OverloadedError(FluxRemixError):
+    """This process already runs and queues as many generations as it is allowed
+    (`FLUX_REMIX_MAX_INFLIGHT`, `FLUX_REMIX_MAX_WAITING`); try again shortly."""
+
+    kind = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

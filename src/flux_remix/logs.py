@@ -7,83 +7,21 @@ including its arguments and formatted exception, before any handler writes it.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import re
 import sys
 import time
-from collections.abc import Iterable
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+from flux_remix.scrub import Redactor, secrets_of
 from flux_remix.settings import Settings
 
+__all__ = ["JsonFormatter", "RedactingFilter", "Redactor", "configure_logging", "secrets_of"]
+
 log = logging.getLogger("flux_remix")
-REDACTED = "[REDACTED]"
-_PATTERNS = (
-    re.compile(r"(fxr_)[A-Za-z0-9_-]{20,}"),  # a stored API key (keys/hashing.py)
-    re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
-    re.compile(r"(?i)(/accounts/)[0-9a-f]{16,}"),
-    re.compile(
-        r"(?i)((?:api[_-]?key|token|authorization)[\"']?\s*[:=]\s*[\"']?)"
-        r"(?!bearer\b|\[REDACTED\])[^\s\"',}]+"
-    ),
-)
 # Attributes a LogRecord always has; anything else was passed through `extra=`.
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 _HIDDEN = {"color_message"}  # uvicorn's copy of the message with terminal colour codes
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    """Every configured secret: keys, account ids and tokens, store passwords and keys."""
-    values = [k.get_secret_value() for k in (*settings.api_keys, *settings.admin_api_keys)]
-    for account in settings.accounts:
-        values += [account.token.get_secret_value(), account.account_id.get_secret_value()]
-    for secret in (
-        settings.external_api_key,
-        settings.object_store_secret_key,
-        settings.session_secret,
-        settings.key_pepper,
-    ):
-        if secret is not None:
-            values.append(secret.get_secret_value())
-    database_url = settings.database_url.get_secret_value() if settings.database_url else None
-    for url in (database_url, settings.redis_url, settings.object_store_url):
-        values += _url_credentials(url)
-    if settings.object_store_access_key:
-        values.append(settings.object_store_access_key)
-    return [v for v in values if len(v) >= 4]
-
-
-def _url_credentials(url: str | None) -> list[str]:
-    """The password (and the whole user:password part) of a `scheme://user:pass@host` URL."""
-    if not url:
-        return []
-    parts = urlsplit(url)
-    if parts.password is None:
-        return []
-    userinfo = parts.netloc.rpartition("@")[0]
-    return [userinfo, parts.password, unquote(parts.password)]
-
-
-class Redactor:
-    def __init__(self, secrets: Iterable[str]) -> None:
-        ordered = sorted(set(secrets), key=len, reverse=True)
-        self._secrets = re.compile("|".join(map(re.escape, ordered))) if ordered else None
-        # short values repeat from line to line (method, route, model, account label, status):
-        # remembered, five regex scans each become one dict lookup
-        self._short = functools.lru_cache(maxsize=4096)(self._redact)
-
-    def __call__(self, text: str) -> str:
-        return self._short(text) if len(text) <= 128 else self._redact(text)
-
-    def _redact(self, text: str) -> str:
-        if self._secrets is not None:
-            text = self._secrets.sub(REDACTED, text)
-        for pattern in _PATTERNS:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        return text
 
 
 class RedactingFilter(logging.Filter):

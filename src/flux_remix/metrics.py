@@ -13,6 +13,7 @@ account labels and outcome kinds: bounded sets, and never an account id, token o
     upstream       flux_remix_upstream_calls_total{account,model,outcome}
                    flux_remix_upstream_call_duration_seconds{model}         (histogram)
                    flux_remix_neurons_total{account,model}
+                   flux_remix_account_breaker_trips_total{account}   (an account rests)
     cache          flux_remix_cache_lookups_total{cache,result}             (hit / miss / joined)
     prompts        flux_remix_translations_total{translator}
 """
@@ -102,6 +103,12 @@ class Metrics:
             ["account", "model"],
             registry=r,
         )
+        self._breaker = Counter(
+            "flux_remix_account_breaker_trips",
+            "Times an account's circuit breaker opened (it rests after failing again and again)",
+            ["account"],
+            registry=r,
+        )
         self._cache = Counter(
             "flux_remix_cache_lookups",
             "Cache lookups by cache (image, prompt) and result (hit, miss, joined)",
@@ -164,6 +171,10 @@ class Metrics:
     def upstream_call(self, account: str, model: str, outcome: str, seconds: float) -> None:
         self._upstream.labels(account, model, outcome).inc()
         self._upstream_latency.labels(model).observe(seconds)
+
+    def breaker_trip(self, account: str) -> None:
+        """An account's circuit breaker opened: it rests after failing again and again."""
+        self._breaker.labels(account).inc()
 
     def neurons(self, account: str, model: str, amount: float) -> None:
         if amount > 0:

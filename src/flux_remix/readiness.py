@@ -1,6 +1,7 @@
 """Readiness: can this process take traffic now? Cheap checks only, never a model call.
 
-Ready means: not shutting down, every configured store answers within a short timeout, and at
+Ready means: not shutting down, every configured store answers within a short timeout, a tiny
+write to the image store succeeds (a full disk or a refusing object store is not ready), and at
 least one Cloudflare account is usable (not exhausted, cooling down or disabled). Details name
 the check and the error class only: a connection error's text can hold a URL with a password.
 """
@@ -66,12 +67,22 @@ async def accounts_ready(runtime: Runtime) -> Check:
     return accounts_check([s.state for s in statuses])
 
 
+async def writes_check(runtime: Runtime) -> Check:
+    health = runtime.service.storage_health
+    try:
+        ok = await asyncio.wait_for(health.probe(), timeout=PROBE_TIMEOUT)
+    except TimeoutError:
+        return Check("writes", False, f"a test write took over {PROBE_TIMEOUT:g} s")
+    return Check("writes", ok, "working" if ok else "failing")
+
+
 async def check_ready(runtime: Runtime, *, draining: bool = False) -> Readiness:
     report = Readiness()
     report.checks.append(Check("process", not draining, "draining" if draining else "serving"))
     store = runtime.service.store
     report.checks.append(await probe("database", store.meta.applied_migrations))
     report.checks.append(await probe("blobs", lambda: store.blobs.exists(PROBE_BLOB)))
+    report.checks.append(await writes_check(runtime))
     if runtime.redis is not None:
         report.checks.append(await probe("redis", runtime.redis.ping))
     report.checks.append(await accounts_ready(runtime))

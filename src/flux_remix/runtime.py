@@ -27,6 +27,7 @@ from flux_remix.model_families import extra_models
 from flux_remix.openai_aliases import check_openai_aliases
 from flux_remix.prompts import build_pipeline
 from flux_remix.redis_client import open_redis
+from flux_remix.scrub import upstream_scrubber
 from flux_remix.service import ImageService
 from flux_remix.settings import Account, Settings
 from flux_remix.storage import open_storage
@@ -124,10 +125,12 @@ async def open_runtime(
             timeout=settings.upstream_timeout,
             metrics=metrics,
             direct=direct,
+            scrub=upstream_scrubber(settings),  # upstream text never carries a secret in
         )
         pool = await stack.enter_async_context(open_pool(settings, redis, client.verify_token))
         if settings.discover_models:  # opt-in: the account's image models the catalog lacks
             await add_discovered(client, settings.accounts[0], catalog)
+        pool.on_trip = metrics.breaker_trip
         prompts = build_pipeline(settings, client, pool, http, redis)
         service = ImageService(
             settings,

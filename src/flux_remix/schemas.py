@@ -7,12 +7,14 @@ here holds an account id, token or API key.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from flux_remix import b64
+from flux_remix.errors import InvalidParameterError
 from flux_remix.settings import TranslateMode
 from flux_remix.styles import BY_ID as STYLE_IDS
 from flux_remix.styles import check_style
@@ -26,7 +28,32 @@ MAX_PROMPT_CHARS = 8192  # a hard cap before any work; each model's own limit is
 MAX_IMAGES_PER_REQUEST = 8
 
 
-class ImageRequest(BaseModel):
+class RequestModel(BaseModel):
+    """Base of every request body: numbers must be finite (NaN, Infinity and `1e999` are a 422
+    naming the field, never a value that reaches a range check or Cloudflare as `null`)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _finite_extras(self) -> Self:
+        """Fields a shape accepts without knowing them (`extra="allow"`) are held to it too."""
+        for name, value in (self.model_extra or {}).items():
+            if not _finite(value):
+                raise InvalidParameterError(name, f"{name}: must be a finite number")
+        return self
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
+class ImageRequest(RequestModel):
     """The native generation request (`POST /api/v1/images`); every API shape maps onto it."""
 
     model_config = ConfigDict(extra="forbid")

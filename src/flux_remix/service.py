@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
+from flux_remix.admission import Admission
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
 from flux_remix.generation import Flights, Keeper, Provenance
@@ -35,6 +36,7 @@ from flux_remix.schemas import (
 )
 from flux_remix.settings import Account, Settings
 from flux_remix.storage import ImageStore
+from flux_remix.storage_health import PROBE_BLOB, StorageHealth
 from flux_remix.styles import with_style
 from flux_remix.upstream import UpstreamImage, WorkersAIClient
 from flux_remix.validation import (
@@ -80,6 +82,9 @@ class ImageService:
             store, Flights(redis, settings.redis_prefix), settings.request_deadline
         )
         self.metrics = metrics or Metrics(demo=settings.demo)
+        # at most FLUX_REMIX_MAX_INFLIGHT generations at once, a bounded line, then 503s
+        self.admission = Admission(settings.max_inflight, settings.max_waiting, settings.max_wait)
+        self.storage_health = StorageHealth(lambda: probe_write(store))
 
     def resolve_model(self, name: str | None) -> ModelSpec:
         return self.catalog.resolve(name or self.settings.effective_default_model)
@@ -97,16 +102,17 @@ class ImageService:
         `unused_seed` is what an explicit seed gets from a model that takes none (see
         validation.UnusedSeed)."""
         model = "unknown"  # a metrics label: never the caller's raw string
-        with self.metrics.generation_in_flight():
-            try:
-                model = self.resolve_model(req.model).id
-                note(model=model)
-                generation = await self._generate(
-                    req, key_id=key_id, progress=progress, unused_seed=unused_seed
-                )
-            except e.FluxRemixError as err:
-                self.metrics.generation(model, err.kind)
-                raise
+        async with self.admission.slot():
+            with self.metrics.generation_in_flight():
+                try:
+                    model = self.resolve_model(req.model).id
+                    note(model=model)
+                    generation = await self._generate(
+                        req, key_id=key_id, progress=progress, unused_seed=unused_seed
+                    )
+                except e.FluxRemixError as err:
+                    self.metrics.generation(model, err.kind)
+                    raise
         self.metrics.generation(model, "ok", images=len(generation.images))
         for image in generation.images:  # a cache hit called no account
             note(account=None if image.cache == "hit" else image.account, images=1)
@@ -225,7 +231,13 @@ class ImageService:
         self, job: Provenance, params: EffectiveParams, prompt: str, progress: Progress
     ) -> GeneratedImage:
         """One image: from the cache, shared with an identical call, or made and stored."""
-        image = await self.keeper.obtain(job, params, prompt, lambda: self._one(params, prompt))
+        try:
+            image = await self.keeper.obtain(job, params, prompt, lambda: self._one(params, prompt))
+        except e.StorageError:
+            self.storage_health.failed()
+            raise
+        if image.cache == "miss":
+            self.storage_health.succeeded()  # made and stored: writes work
         if job.cacheable:
             self.metrics.cache_lookup("image", image.cache)
         await progress("stored", {"id": image.id, "seed": image.seed, "cache": image.cache})
@@ -236,6 +248,7 @@ class ImageService:
             return await self.client.run_image(account, params, prompt)
 
         estimate = params.model.estimate_neurons(params.price_inputs())
+        await self.storage_health.ensure()  # never pay for an image that cannot be kept
         result, account = await self.pool.run(
             call,
             deadline=self.settings.request_deadline,
@@ -281,3 +294,9 @@ async def _all_settled(calls: list[Coroutine[Any, Any, T]]) -> list[T | BaseExce
         return [await calls[0]]
     except Exception as exc:  # what gather would return; cancellation still propagates
         return [exc]
+
+
+async def probe_write(store: ImageStore) -> None:
+    """A tiny write and delete in the blob store (`StorageHealth`'s probe)."""
+    await store.blobs.put(PROBE_BLOB, b"probe", "image/png")
+    await store.blobs.delete(PROBE_BLOB)

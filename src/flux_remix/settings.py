@@ -109,6 +109,26 @@ class Settings(BaseModel):
     max_image_pixels: int = Field(
         default=4096 * 4096, ge=64 * 64, alias="FLUX_REMIX_MAX_IMAGE_PIXELS"
     )
+    max_json_depth: int = Field(default=64, ge=2, le=1000, alias="FLUX_REMIX_MAX_JSON_DEPTH")
+    max_json_values: int = Field(
+        default=100_000, ge=100, le=10_000_000, alias="FLUX_REMIX_MAX_JSON_VALUES"
+    )
+    # slow or idle clients (web/server.py): a request's headers must arrive within this
+    header_timeout: float = Field(default=10.0, gt=0, le=300, alias="FLUX_REMIX_HEADER_TIMEOUT")
+    # load shedding (web/shedding.py): generations running and waiting per process
+    max_inflight: int = Field(default=64, ge=1, le=100_000, alias="FLUX_REMIX_MAX_INFLIGHT")
+    max_waiting: int = Field(default=128, ge=0, le=1_000_000, alias="FLUX_REMIX_MAX_WAITING")
+    max_wait: float = Field(default=5.0, gt=0, le=600, alias="FLUX_REMIX_MAX_WAIT")
+    # failed authentication (web/auth_gate.py): per client address and per key prefix
+    auth_failures_per_minute: int = Field(
+        default=10, ge=0, le=100_000, alias="FLUX_REMIX_AUTH_FAILURES_PER_MINUTE"
+    )
+    allow_short_keys: bool = Field(default=False, alias="FLUX_REMIX_ALLOW_SHORT_KEYS")
+    session_idle_timeout: int = Field(
+        default=86_400, ge=1, le=30 * 86_400, alias="FLUX_REMIX_SESSION_IDLE_TIMEOUT"
+    )
+    # an account that keeps failing with 5xx/408/timeouts rests (accounts/breaker)
+    breaker_failures: int = Field(default=3, ge=1, le=1000, alias="FLUX_REMIX_BREAKER_FAILURES")
     # per-key limits (keys/): the default for keys that set none; 0 means no limit
     key_rate_limit: int = Field(default=0, ge=0, le=1_000_000, alias="FLUX_REMIX_KEY_RATE_LIMIT")
     key_daily_neurons: float = Field(default=0.0, ge=0, alias="FLUX_REMIX_KEY_DAILY_NEURONS")
@@ -201,7 +221,9 @@ class Settings(BaseModel):
             )
         return tuple(value)
 
-    @field_validator("use_external_api", "enhance_default", "discover_models", mode="before")
+    @field_validator(
+        "use_external_api", "enhance_default", "discover_models", "allow_short_keys", mode="before"
+    )
     @classmethod
     def _parse_bool(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -74,6 +75,7 @@ class EffectiveParams:
 
 
 _SCALAR_FIELDS = ("negative_prompt", "steps", "guidance", "strength")
+_FLOAT_FIELDS = ("guidance", "strength")
 
 
 def validate_request(
@@ -86,6 +88,10 @@ def validate_request(
     """Check `req` against `spec` (and uploads against `limits`); return the effective
     parameters (seed drawn if unset and the model takes one)."""
     check_prompt(spec, req.prompt)
+    for name in _FLOAT_FIELDS:  # whatever built `req`, a non-finite number goes no further
+        value = getattr(req, name)
+        if value is not None and not math.isfinite(value):
+            raise InvalidParameterError(name, f"{name}: must be a finite number, not {value}")
     width, height = _size(spec, req.width, req.height)
     values: dict[str, Any] = {}
     if req.style is not None:  # stored with the image; its words join the prompt (styles.py)

@@ -6,6 +6,8 @@ import pytest
 
 from flux_remix import errors as e
 from flux_remix.accounts.policy import (
+    BREAKER_BASE,
+    BREAKER_CAP,
     COOLDOWN_CAP,
     RETRY_AFTER_CAP,
     Action,
@@ -126,3 +128,28 @@ def test_utc_day_uses_utc_whatever_the_zone():
     assert next_utc_midnight(datetime(2026, 11, 25, 7, 0, tzinfo=beijing)) == datetime(
         2026, 11, 25, tzinfo=UTC
     )
+
+
+@pytest.mark.parametrize(
+    ("streak", "attempt", "trip_after", "action", "low", "high"),
+    [
+        (0, 0, 3, Action.RETRY, 0.0, 1.0),  # first failures: retried, then failed over
+        (1, 0, 3, Action.RETRY, 0.0, 1.0),
+        (1, 1, 3, Action.FAILOVER, 0.0, 0.0),
+        (2, 0, 3, Action.COOLDOWN, 0.75 * BREAKER_BASE, BREAKER_BASE),  # third in a row: rests
+        (3, 0, 3, Action.COOLDOWN, 1.5 * BREAKER_BASE, 2 * BREAKER_BASE),  # probed, failed again
+        (40, 0, 3, Action.COOLDOWN, 0.75 * BREAKER_CAP, BREAKER_CAP),
+        (0, 0, 1, Action.COOLDOWN, 0.75 * BREAKER_BASE, BREAKER_BASE),  # trips at once
+    ],
+)
+def test_the_circuit_breaker_table(streak, attempt, trip_after, action, low, high):
+    for error in (e.UpstreamServerError("500", status=500), e.UpstreamTimeoutError("408")):
+        decision = classify(error, attempt, streak=streak, trip_after=trip_after, rand=lambda: 0.5)
+        assert decision.action is action
+        assert decision.tripped == (action is Action.COOLDOWN)
+        if action is Action.COOLDOWN:
+            assert low <= decision.delay <= high
+            assert decision.reason.startswith(f"circuit open after {streak + 1} failures in a row")
+    # the request's own errors never trip it, however long the streak
+    bad = classify(e.UpstreamBadInputError("Bad input", status=400), 0, streak=99)
+    assert bad.action is Action.FAIL

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ from flux_remix.emulator import EmulatorServer
 from flux_remix.settings import load_settings
 from flux_remix.web import create_app
 from tests.conftest import ADMIN_KEY, API_KEY, account_list
+from tests.ops.helpers import ServeProcess
+from tests.ops.helpers import base_env as base_serve_env
 from tests.support import ServerThread
 
 
@@ -38,3 +40,27 @@ def module_server(
     with ServerThread(create_app(settings)) as server:
         yield server
     emulator_server.state.reset()
+
+
+@pytest.fixture
+def start_serve(tmp_path: Path, emulator: EmulatorServer) -> Iterator[Callable[..., ServeProcess]]:
+    """Start `flux-remix serve` as a real process with extra environment; stopped after the
+    test. Each call gets its own data directory and log."""
+    started: list[ServeProcess] = []
+
+    def start(**extra: str) -> ServeProcess:
+        where = tmp_path / f"serve-{len(started)}"
+        server = ServeProcess(base_serve_env(where, emulator.base_url, **extra), where / "log")
+        where.mkdir(parents=True, exist_ok=True)
+        started.append(server.__enter__())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def serve(start_serve: Callable[..., ServeProcess]) -> ServeProcess:
+    """One `flux-remix serve` with the test keys and accounts, offline translation."""
+    return start_serve(FLUX_REMIX_TRANSLATOR="dictionary")

@@ -4,10 +4,12 @@ never crash on any input, and keep their promises for all of them."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from flux_remix.catalog import build_catalog
 from flux_remix.errors import ConfigError, InvalidParameterError
@@ -18,6 +20,7 @@ from flux_remix.prompts.instructions import clean_answer
 from flux_remix.schemas import ImageRequest
 from flux_remix.settings import ENV_NAMES, load_settings
 from flux_remix.validation import validate_request
+from flux_remix.web.json_shape import JsonShape, ShapeLimits
 from flux_remix.web.openai_params import map_size
 
 CATALOG = build_catalog({}, 4)
@@ -193,3 +196,82 @@ def test_the_offline_translator_never_crashes_and_never_returns_cjk(dictionary, 
     assert isinstance(english, str)
     assert not has_cjk(english)
     assert english == english.strip(" ,")
+
+
+# --- request bodies: non-finite numbers and the JSON shape limits --------------------------
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from('ab,[]{}":\\ \n漢'), max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def true_shape(value) -> tuple[int, int]:
+    """(nesting depth, values) of a parsed JSON value, as JsonShape counts them."""
+    if isinstance(value, list | dict):
+        items = list(value.values()) if isinstance(value, dict) else value
+        inner = [true_shape(v) for v in items]
+        depth = 1 + max((d for d, _ in inner), default=0)
+        return depth, max(len(items), 1) + sum(n - 1 for _, n in inner)
+    return 0, 1
+
+
+def fed(body: bytes, cuts: list[int], limits: ShapeLimits) -> JsonShape:
+    shape = JsonShape(limits)
+    points = sorted({c % (len(body) + 1) for c in cuts})
+    for start, end in zip([0, *points], [*points, len(body)], strict=True):
+        shape.feed(body[start:end])
+    return shape
+
+
+@FAST
+@given(value=json_values, cuts=st.lists(st.integers(0, 10_000), max_size=6))
+def test_json_shape_counts_values_and_never_passes_a_body_too_deep(value, cuts):
+    body = json.dumps(value, ensure_ascii=False).encode()
+    depth, values = true_shape(value)
+    roomy = fed(body, cuts, ShapeLimits(max_depth=1000, max_values=10**6))
+    assert roomy.problem is None and roomy.values >= values and roomy.depth == 0
+    # commas counted are exactly the values after the first in each container
+    assert roomy.values == body.count(b",") - _commas_in_strings(value) + 1
+    tight = fed(body, cuts, ShapeLimits(max_depth=max(depth - 1, 0), max_values=10**6))
+    assert depth == 0 or tight.problem is not None  # too deep is never let through
+
+
+def _commas_in_strings(value) -> int:
+    if isinstance(value, str):
+        return value.count(",")
+    if isinstance(value, list):
+        return sum(_commas_in_strings(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_commas_in_strings(k) + _commas_in_strings(v) for k, v in value.items())
+    return 0
+
+
+non_finite = st.sampled_from(["NaN", "Infinity", "-Infinity"])
+
+
+@FAST
+@given(value=json_values, bad=non_finite, name=st.sampled_from(["guidance", "strength", "x"]))
+def test_a_non_finite_literal_anywhere_is_refused_naming_its_field(value, bad, name):
+    body = json.dumps({"prompt": value, name: 1.5}).encode().replace(b"1.5", bad.encode(), 1)
+    shape = JsonShape(ShapeLimits(max_depth=1000, max_values=10**6))
+    problem = shape.feed(body)
+    if b"1.5" in json.dumps(value).encode():
+        return  # the replacement landed in `value`: not the field this case is about
+    assert problem is not None and problem.status == 422 and problem.param == name
+
+
+@FAST
+@given(
+    guidance=st.sampled_from([math.nan, math.inf, -math.inf, "NaN", "-inf", "Infinity"]),
+    field_=st.sampled_from(["guidance", "strength"]),
+)
+def test_image_requests_refuse_non_finite_numbers(guidance, field_):
+    with pytest.raises(ValidationError) as caught:
+        ImageRequest.model_validate({"prompt": "x", field_: guidance})
+    assert caught.value.errors()[0]["loc"] == (field_,)

@@ -60,6 +60,7 @@ def serve(tmp_path, emulator) -> Iterator[ServeProcess]:
         FLUX_REMIX_SESSION_SECRET=SESSION_SECRET,
         FLUX_REMIX_KEY_PEPPER=PEPPER,
         FLUX_REMIX_MAX_BODY_BYTES="200000",
+        FLUX_REMIX_BREAKER_FAILURES="100",  # the failures below must not rest the accounts
     )
     with ServeProcess(env, tmp_path / "serve.log") as server:
         yield server

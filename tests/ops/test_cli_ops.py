@@ -43,6 +43,8 @@ EXPECTED = {
     e.MalformedResponseError: 6,
     e.AccountAuthError: 6,
     e.StorageError: 7,
+    e.OverloadedError: 5,
+    e.AuthThrottledError: 5,
     ServerUnreachableError: 8,
 }
 

@@ -11,6 +11,12 @@ request; `backoff(attempt, retry_after)` says how long to wait. Neither touches 
 | model needs Workers Paid (403 / 5035)         | FAILOVER | unchanged; try the next account  |
 | bad input, flagged content, unknown model     | FAIL     | unchanged; clear 4xx to the caller |
 | 5xx, timeout, connection error, bad body      | RETRY once, then FAILOVER                   |
+| ... the `trip_after`-th of those in a row     | COOLDOWN | circuit open: rests, growing   |
+
+The last row is a circuit breaker per account: an account that keeps failing transiently is not
+tried (twice) on every request; it rests `BREAKER_BASE` seconds, doubling with each further
+failure up to `BREAKER_CAP`, and after its rest the next request probes it. A success closes it
+(the streak starts over).
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ RETRY_CAP = 8.0
 COOLDOWN_BASE = 1.0  # seconds an account rests after a capacity error without Retry-After
 COOLDOWN_CAP = 60.0  # ... doubling with each consecutive failure, up to this
 RETRY_AFTER_CAP = 300.0  # never believe a Retry-After longer than this
+BREAKER_BASE = 5.0  # seconds an account rests once its transient failures trip the breaker
+BREAKER_CAP = 300.0  # ... doubling with each further failure in a row, up to this
+TRIP_AFTER = 3  # transient failures in a row that trip it (FLUX_REMIX_BREAKER_FAILURES)
 
 
 class Action(Enum):
@@ -44,6 +53,7 @@ class Decision:
     action: Action
     delay: float = 0.0  # cooldown length (COOLDOWN) or wait before the retry (RETRY)
     reason: str = ""
+    tripped: bool = False  # the account's circuit breaker opened (a COOLDOWN)
 
 
 def backoff(
@@ -67,10 +77,12 @@ def classify(
     attempt: int = 0,
     *,
     streak: int = 0,
+    trip_after: int = TRIP_AFTER,
     rand: Callable[[], float] = random.random,
 ) -> Decision:
     """What to do after `error` on this request's `attempt`-th try (0-based) of an account
-    whose previous `streak` calls failed in a row (it lengthens cooldowns)."""
+    whose previous `streak` calls failed in a row (it lengthens cooldowns, and `trip_after`
+    transient failures in a row open its circuit breaker)."""
     if isinstance(error, e.QuotaExhaustedError):
         return Decision(Action.EXHAUST, reason="daily free neurons used up")
     if isinstance(error, e.CapacityError | e.RateLimitedError):
@@ -85,7 +97,13 @@ def classify(
         error, e.UpstreamBadInputError | e.ContentFlaggedError | e.UpstreamModelGoneError
     ):
         return Decision(Action.FAIL, reason=error.message)
-    # timeouts, 5xx, connection errors, malformed bodies: once more, then the next account
+    # timeouts, 5xx, connection errors, malformed bodies: once more, then the next account;
+    # an account that keeps answering so rests instead, longer each time it fails again
+    in_a_row = streak + 1
+    if in_a_row >= trip_after:
+        delay = backoff(in_a_row - trip_after, base=BREAKER_BASE, cap=BREAKER_CAP, rand=rand)
+        reason = f"circuit open after {in_a_row} failures in a row ({error.kind})"
+        return Decision(Action.COOLDOWN, delay, reason, tripped=True)
     if attempt == 0:
         return Decision(Action.RETRY, backoff(0, rand=rand), error.kind)
     return Decision(Action.FAILOVER, reason=error.kind)

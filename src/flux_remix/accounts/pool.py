@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 
 from flux_remix import errors as e
 from flux_remix.accounts.memory import MemoryState
-from flux_remix.accounts.policy import Action, Decision, classify, next_utc_midnight, utc_day
+from flux_remix.accounts.policy import (
+    TRIP_AFTER,
+    Action,
+    Decision,
+    classify,
+    next_utc_midnight,
+    utc_day,
+)
 from flux_remix.accounts.selection import View, no_capacity, pick, soonest, view
 from flux_remix.accounts.state import AccountState, Failure, Health, state_key
 from flux_remix.settings import Account
@@ -84,7 +91,11 @@ class AccountPool:
         clock: Clock = _utcnow,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        trip_after: int = TRIP_AFTER,
+        on_trip: Callable[[str], None] | None = None,
     ) -> None:
+        """`trip_after` transient failures in a row rest an account (its circuit breaker,
+        policy.py); `on_trip(label)` is told each time one opens (metrics)."""
         if not accounts:
             raise e.ConfigError("CF_ACCOUNT_LIST: no Cloudflare accounts configured")
         self._accounts = list(accounts)
@@ -94,6 +105,8 @@ class AccountPool:
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
+        self._trip_after = trip_after
+        self.on_trip = on_trip
         self._reserved: dict[str, float] = {a.label: 0.0 for a in accounts}
         # exhaustion and cooldowns this process learned, applied over every read: a read that
         # was in flight while another task learned them cannot send a call there
@@ -166,7 +179,13 @@ class AccountPool:
                     ) from None
                 except e.UpstreamError as err:
                     err.account = chosen.label
-                    decision = classify(err, attempt, streak=chosen.streak, rand=self._rand)
+                    decision = classify(
+                        err,
+                        attempt,
+                        streak=chosen.streak + attempt,  # this request's own tries count too
+                        trip_after=self._trip_after,
+                        rand=self._rand,
+                    )
                     await self._record(chosen, err, decision)
                     if decision.action is Action.FAIL:
                         raise
@@ -222,6 +241,10 @@ class AccountPool:
             failure = Failure(failure.reason, exhausted_until=next_utc_midnight(now))
             self._learned[chosen.label] = replace(learned, exhausted_until=failure.exhausted_until)
         elif action is Action.COOLDOWN:
+            if decision.tripped:
+                log.warning("account %s rests: %s", chosen.label, decision.reason)
+                if self.on_trip is not None:
+                    self.on_trip(chosen.label)
             until = now + timedelta(seconds=decision.delay)
             failure = Failure(failure.reason, cooldown_until=until)
             self._learned[chosen.label] = replace(learned, cooldown_until=until)

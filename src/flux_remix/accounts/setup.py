@@ -35,7 +35,12 @@ async def open_pool(
     """The pool for `settings.accounts`, its tokens checked with `verify` when given."""
     state = account_state(settings, redis)
     try:
-        pool = AccountPool(settings.accounts, state=state, daily_neurons=settings.daily_neurons)
+        pool = AccountPool(
+            settings.accounts,
+            state=state,
+            daily_neurons=settings.daily_neurons,
+            trip_after=settings.breaker_failures,
+        )
         if verify is not None:
             await pool.check_tokens(verify)
         yield pool

@@ -5,7 +5,8 @@
     2    configuration or command-line usage error
     3    the request cannot be served as asked: a parameter, the model, the prompt, no such image
     4    the API key was refused (--server)
-    5    no capacity now: daily neurons used up, rate limited or busy (try again later)
+    5    no capacity now: daily neurons used up, rate limited or busy, or too many failed
+         keys from this address (try again later)
     6    Cloudflare failed: server error, timeout, unreachable, unreadable answer, token refused
     7    storage failed (the database or the object store)
     8    the flux-remix server could not be reached (--server)
@@ -54,6 +55,7 @@ class RemoteError(e.FluxRemixError):
 # Most specific first: the first class an error is an instance of gives its code.
 EXIT_CODES: tuple[tuple[type[e.FluxRemixError], int], ...] = (
     (e.ConfigError, 2),
+    (e.AuthThrottledError, 5),  # too many wrong keys from here: try again later
     (e.AuthenticationError, 4),
     (e.PermissionDeniedError, 4),
     (e.KeyQuotaError, 5),
@@ -66,6 +68,7 @@ EXIT_CODES: tuple[tuple[type[e.FluxRemixError], int], ...] = (
     (e.CapacityError, 5),
     (e.RateLimitedError, 5),
     (e.NoCapacityError, 5),
+    (e.OverloadedError, 5),
     (e.UpstreamError, 6),
     (e.StorageError, 7),
     (ServerUnreachableError, 8),

@@ -7,6 +7,10 @@ kinds that replace the response outright; ``slow``, ``truncated`` and ``unweight
 applied around a normal call by the runner. ``unweighted`` is a text model's answer with its
 emphasis brackets and weights dropped (``(masterpiece:1.2)`` → ``masterpiece``), as small
 models do now and then.
+
+``echo: true`` makes a replacing fault leaky, as a misbehaving upstream or a proxy in between
+can be: its error text quotes the calling account's id and the ``Authorization`` header it sent,
+so tests can prove that no such text reaches a client, a log or stored state.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ FaultKind = Literal[
     "not_an_image",
     "success_false",
     "html_error",
+    "token_refused",
 ]
 
 AROUND_CALL: frozenset[str] = frozenset({"slow", "truncated", "unweighted"})
@@ -61,6 +66,7 @@ class FaultSpec(BaseModel):
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
     retry_after: float | None = Field(default=None, ge=0.0)
     delay: float = Field(default=0.0, ge=0.0)
+    echo: bool = False  # the error text quotes the account id and the Authorization value
 
 
 @dataclass
@@ -144,6 +150,7 @@ AI_ERRORS: Mapping[str, tuple[int, int, str]] = {
     "bad_input": (400, 5006, "Error: oneOf at '/' not met, 0 matches: Type mismatch"),
     "timeout": (408, 3007, "Request timeout"),
     "server_error": (500, 3043, "Internal server error"),
+    "token_refused": (401, 10000, "Authentication error"),
 }
 """Faults answered with an ``AiError`` envelope: HTTP status, code, message text."""
 
@@ -154,11 +161,15 @@ EDGE_PAGES: Mapping[str, tuple[int, str]] = {
 """Faults answered with Cloudflare's HTML edge error page."""
 
 
-def _replacement(kind: str, *, binary: bool, content_type: str, quota_code: int) -> env.Reply:
+def _replacement(
+    kind: str, *, binary: bool, content_type: str, quota_code: int, echo: str
+) -> env.Reply:
     if kind in AI_ERRORS:
-        return env.ai_error_twice(*AI_ERRORS[kind])
+        status, code, text = AI_ERRORS[kind]
+        return env.ai_error_twice(status, code, f"{text}{echo}")
     if kind in EDGE_PAGES:
-        return env.edge_page(*EDGE_PAGES[kind])
+        status, title = EDGE_PAGES[kind]
+        return env.edge_page(status, f"{title}{echo}")
     if kind == "paid_only":
         return env.paid_only()
     if kind == "quota":
@@ -177,9 +188,21 @@ def _replacement(kind: str, *, binary: bool, content_type: str, quota_code: int)
     raise ValueError(f"{kind} is applied around a call, not as a reply")
 
 
-def fault_reply(spec: FaultSpec, *, binary: bool, content_type: str, quota_code: int) -> env.Reply:
-    """The complete answer for a fault that replaces the call (not ``slow``/``truncated``)."""
-    reply = _replacement(spec.kind, binary=binary, content_type=content_type, quota_code=quota_code)
+def fault_reply(
+    spec: FaultSpec,
+    *,
+    binary: bool,
+    content_type: str,
+    quota_code: int,
+    account_id: str = "",
+    authorization: str = "",
+) -> env.Reply:
+    """The complete answer for a fault that replaces the call (not ``slow``/``truncated``);
+    with ``echo`` its text quotes ``account_id`` and ``authorization``."""
+    echo = f": account {account_id} with Authorization: {authorization}" if spec.echo else ""
+    reply = _replacement(
+        spec.kind, binary=binary, content_type=content_type, quota_code=quota_code, echo=echo
+    )
     if spec.retry_after is None or reply.status != 429:
         return reply
     value = spec.retry_after

@@ -66,7 +66,12 @@ async def _guarded(
         if fault.kind not in AROUND_CALL:
             binary = spec.output.startswith("binary")
             return fault_reply(
-                fault, binary=binary, content_type=spec.content_type, quota_code=config.quota_code
+                fault,
+                binary=binary,
+                content_type=spec.content_type,
+                quota_code=config.quota_code,
+                account_id=account_id,  # authenticated: the token is this account's own
+                authorization=f"Bearer {config.accounts.get(account_id, '')}",
             )
     if state.ledger.exhausted(account_id):
         return env.quota_exceeded(config.quota_code)

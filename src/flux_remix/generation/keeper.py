@@ -79,7 +79,7 @@ class Keeper:
         if not job.cacheable:
             stored = await self._fresh(job, params, prompt, make, None)
             return image_of(stored.record, stored.data, "miss", stored.b64)
-        key = image_cache_key(params, prompt)
+        key = image_cache_key(params, prompt, scope=job.key_id)  # one key's cache is its own
         found = await self.store.cached(key)
         if found is not None:
             return await self._reuse(job, found, "hit")

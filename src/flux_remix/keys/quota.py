@@ -49,21 +49,33 @@ class Counters(Protocol):
     async def take(self, key_id: str, per_minute: int, now: float) -> float:
         """Count one request; 0 when allowed, else seconds until one would be."""
 
+    async def peek(self, key_id: str, per_minute: int, now: float) -> float:
+        """What `take` would answer now, without counting anything."""
+
     async def used(self, key_id: str, day: str) -> float: ...
 
     async def add(self, key_id: str, day: str, neurons: float) -> None: ...
 
 
 class MemoryCounters:
+    PRUNE_AT = 10_000  # timestamps kept before the ones already in the past are dropped
+
     def __init__(self) -> None:
         self._tat: dict[str, float] = {}
         self._neurons: dict[tuple[str, str], float] = {}
+        self._prune_at = self.PRUNE_AT
 
     async def take(self, key_id: str, per_minute: int, now: float) -> float:
         tat, wait = gcra(self._tat.get(key_id), now, per_minute)
         if wait == 0:
             self._tat[key_id] = tat
+            if len(self._tat) > self._prune_at:  # many callers (guessed keys): keep it small
+                self._tat = {k: t for k, t in self._tat.items() if t > now}
+                self._prune_at = max(self.PRUNE_AT, 2 * len(self._tat))
         return wait
+
+    async def peek(self, key_id: str, per_minute: int, now: float) -> float:
+        return gcra(self._tat.get(key_id), now, per_minute)[1]
 
     async def used(self, key_id: str, day: str) -> float:
         return self._neurons.get((day, key_id), 0.0)
@@ -106,6 +118,14 @@ class RedisCounters:
         except RedisError as exc:
             log.warning("per-key rate limit not applied: Redis failed (%s)", type(exc).__name__)
             return 0.0
+
+    async def peek(self, key_id: str, per_minute: int, now: float) -> float:
+        try:
+            value = await self._redis.get(f"{self._prefix}key-rate:{key_id}")
+        except RedisError as exc:
+            log.warning("rate limit not checked: Redis failed (%s)", type(exc).__name__)
+            return 0.0
+        return gcra(float(value) if value is not None else None, now, per_minute)[1]
 
     async def used(self, key_id: str, day: str) -> float:
         try:

@@ -14,13 +14,32 @@ from flux_remix.keys.hashing import KeyHasher, load_pepper
 from flux_remix.keys.quota import Counters, KeyLimiter, MemoryCounters, RedisCounters
 from flux_remix.keys.ring import KeyRing
 from flux_remix.keys.store import key_store
+from flux_remix.keys.throttle import AuthThrottle
 from flux_remix.settings import Settings
+
+MIN_KEY_CHARS = 16
 
 
 @dataclass(frozen=True)
 class Keys:
     ring: KeyRing
     limiter: KeyLimiter
+    throttle: AuthThrottle  # failed authentication, per client address and key prefix
+
+
+def check_key_lengths(settings: Settings) -> None:
+    """A configured key shorter than `MIN_KEY_CHARS` stops start-up (guessable), unless
+    `FLUX_REMIX_ALLOW_SHORT_KEYS` says it is a test or a demo."""
+    if settings.allow_short_keys:
+        return
+    for var, keys in (("API_KEY", settings.api_keys), ("ADMIN_API_KEY", settings.admin_api_keys)):
+        for i, key in enumerate(keys, start=1):
+            if len(key.get_secret_value()) < MIN_KEY_CHARS:
+                raise ConfigError(
+                    f"invalid configuration: {var}: key #{i} is shorter than {MIN_KEY_CHARS} "
+                    "characters and could be guessed; use a long random key (`flux-remix keys "
+                    "create` makes one), or set FLUX_REMIX_ALLOW_SHORT_KEYS=true for a test"
+                )
 
 
 @asynccontextmanager
@@ -42,6 +61,8 @@ async def open_keys(settings: Settings, redis: Redis | None = None) -> AsyncIter
         counters: Counters = (
             RedisCounters(redis, settings.redis_prefix) if redis is not None else MemoryCounters()
         )
-        yield Keys(ring, KeyLimiter(ring, counters, settings))
+        failures: Counters = counters if redis is not None else MemoryCounters()
+        throttle = AuthThrottle(failures, settings.auth_failures_per_minute)
+        yield Keys(ring, KeyLimiter(ring, counters, settings), throttle)
     finally:
         await store.close()

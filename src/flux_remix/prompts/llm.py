@@ -19,6 +19,7 @@ from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import REASONING_TEXT_MODELS
 from flux_remix.prompts.detect import cjk_language
+from flux_remix.scrub import Redactor, scrubbed
 from flux_remix.settings import Account
 from flux_remix.upstream import TextResult, WorkersAIClient
 from flux_remix.upstream.client import post, text_of_result
@@ -130,7 +131,9 @@ class OpenAICompatibleText:
         api_key: SecretStr | None,
         *,
         timeout: float,
+        scrub: Redactor | None = None,
     ) -> None:
+        self._scrub = scrub or Redactor(())  # upstream text enters here (scrub.py)
         self._http = http
         self._url = base_url.rstrip("/") + "/chat/completions"
         self.name = model
@@ -144,7 +147,7 @@ class OpenAICompatibleText:
             self._http, self._url, "the external LLM", self._timeout, json=body, headers=headers
         )
         if response.status_code != 200:
-            raise external_error(response, self._key)
+            raise scrubbed(external_error(response, self._key), self._scrub)
         try:
             payload = response.json()
         except ValueError:
@@ -154,7 +157,7 @@ class OpenAICompatibleText:
         # Some gateways wrap the completion in Cloudflare's {"result": …} envelope.
         wrapped = payload.get("result")
         result: dict[str, Any] = wrapped if isinstance(wrapped, dict) else payload
-        return LLMAnswer(text_of_result(result), None)
+        return LLMAnswer(self._scrub(text_of_result(result)), None)
 
 
 def external_error(response: httpx.Response, key: SecretStr | None = None) -> e.UpstreamError:

@@ -30,6 +30,7 @@ def build_llm(
             settings.external_model,
             settings.external_api_key,
             timeout=settings.llm_timeout,
+            scrub=client.scrub,
         )
     return WorkersAIText(client, pool, settings.translate_model, timeout=settings.llm_timeout)
 

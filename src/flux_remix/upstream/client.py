@@ -2,7 +2,8 @@
 
 One long-lived `httpx.AsyncClient` is injected; this class adds per-account auth, picks JSON or
 multipart from the catalog, decodes both output kinds and maps every failure to a typed
-`UpstreamError` (lower-layer httpx errors included) at this one boundary.
+`UpstreamError` (lower-layer httpx errors included) at this one boundary. Every text upstream
+sends back (error messages, LLM answers) passes the scrubber (`scrub.py`) here, where it enters.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from flux_remix import errors as e
 from flux_remix.metrics import Metrics
 from flux_remix.schemas import ImageFormat
+from flux_remix.scrub import Redactor, scrubbed
 from flux_remix.settings import Account
 from flux_remix.upstream.decode import (
     check_image,
@@ -69,9 +71,13 @@ class WorkersAIClient:
         timeout: float = 120.0,
         metrics: Metrics | None = None,
         direct: AiohttpTransport | None = None,
+        scrub: Redactor | None = None,
     ) -> None:
         """`direct`: `http`'s own aiohttp transport, for JSON calls sent without httpx's
-        client layer (see `AiohttpTransport.post`); multipart bodies always go through `http`."""
+        client layer (see `AiohttpTransport.post`); multipart bodies always go through `http`.
+        `scrub`: what upstream text passes (`scrub.upstream_scrubber`; by default the secret
+        shapes only)."""
+        self.scrub = scrub or Redactor(())
         self._http = http
         self._direct = direct
         self._base = base_url.rstrip("/")
@@ -146,7 +152,7 @@ class WorkersAIClient:
             response = await self._post(url, account, files=body.files)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            raise error_from_response(response)
+            raise scrubbed(error_from_response(response), self.scrub)
         image = decode_image(response)
         fmt, width, height = check_image(image.data)
         neurons = neurons_header(response)
@@ -161,14 +167,16 @@ class WorkersAIClient:
         response = await self._post(self._run_url(account, model_id), account, json=body)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            raise error_from_response(response)
+            raise scrubbed(error_from_response(response), self.scrub)
         envelope = read_envelope(response)
         if envelope.get("success") is False:
-            raise error_from_envelope(response.status_code, envelope, response.headers)
+            error = error_from_envelope(response.status_code, envelope, response.headers)
+            raise scrubbed(error, self.scrub)
         result = envelope.get("result")
         if not isinstance(result, dict):
             raise e.MalformedResponseError("upstream JSON has no result object")
-        return TextResult(text_of_result(result), neurons_header(response), elapsed)
+        text = self.scrub(text_of_result(result))
+        return TextResult(text, neurons_header(response), elapsed)
 
     async def search_models(self, account: Account, task: str) -> list[dict[str, Any]]:
         """`GET /ai/models/search?task=...`: the account's models of that task (all pages)."""

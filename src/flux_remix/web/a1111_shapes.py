@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from flux_remix.catalog import ModelSpec
 from flux_remix.inflight import Running
-from flux_remix.schemas import Generation
+from flux_remix.schemas import Generation, RequestModel
 
 
-class Txt2ImgBody(BaseModel):
+class Txt2ImgBody(RequestModel):
     """`POST /sdapi/v1/txt2img`; every other A1111 field is accepted and reported as unused."""
 
     model_config = ConfigDict(extra="allow")

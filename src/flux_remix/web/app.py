@@ -13,12 +13,15 @@ from fastapi import FastAPI
 
 from flux_remix import __version__
 from flux_remix.jobs import JobRegistry
+from flux_remix.keys.setup import check_key_lengths
 from flux_remix.metrics import Metrics
 from flux_remix.runtime import check_catalog, open_runtime
 from flux_remix.settings import Settings
 from flux_remix.web import assets, errors
+from flux_remix.web.auth_gate import AuthGate
 from flux_remix.web.body_limit import BodyLimit
 from flux_remix.web.cors import install_cors
+from flux_remix.web.json_shape import ShapeLimits
 from flux_remix.web.middleware import RequestContext
 from flux_remix.web.routes import (
     a1111,
@@ -39,6 +42,8 @@ from flux_remix.web.routes import (
 )
 from flux_remix.web.server import finish_generations
 from flux_remix.web.session import Sessions
+from flux_remix.web.session_store import session_store
+from flux_remix.web.shedding import Shedding
 
 log = logging.getLogger("flux_remix")
 
@@ -55,6 +60,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     """The app for `settings`; `transport` replaces the network (tests, demo)."""
     if not settings.demo:
         check_catalog(settings)  # configuration errors surface before the server starts
+        check_key_lengths(settings)
     metrics = Metrics(demo=settings.demo)  # one registry per app
 
     @asynccontextmanager
@@ -69,6 +75,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             app.state.jobs = job_registry
             ring = runtime.keys.ring  # the true auth state: configured keys, stored keys, or open
             log.log(logging.INFO if ring.usable else logging.WARNING, "%s", ring.auth_state())
+            app.state.sessions.store = session_store(
+                runtime.redis, settings.redis_prefix, settings.session_idle_timeout
+            )
             yield
             await finish_generations(app, metrics, settings.shutdown_timeout)
         log.info("shutdown complete: stores flushed and connections closed")
@@ -107,6 +116,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     ):
         app.include_router(router)
     install_cors(app, settings)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # inside RequestContext
+    json_limits = ShapeLimits(settings.max_json_depth, settings.max_json_values)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, json=json_limits)
+    app.add_middleware(Shedding)  # a full server refuses new work before reading it
+    app.add_middleware(AuthGate)  # before BodyLimit: no body is read for an unknown caller
     app.add_middleware(RequestContext, demo=settings.demo, metrics=metrics)
     return app

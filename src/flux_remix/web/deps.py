@@ -10,9 +10,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from flux_remix.errors import AuthenticationError, PermissionDeniedError
+from flux_remix.keys.records import ApiKey
 from flux_remix.runtime import Runtime
 from flux_remix.service import ImageService
-from flux_remix.web.session import session_of
+from flux_remix.web.session import session_of, sessions_of
+
+CHECKED = "credentials"  # request.state: the key AuthGate found (None: keys are off)
+_UNCHECKED = object()
 
 
 @dataclass(frozen=True)
@@ -66,34 +70,62 @@ def basic_password(credentials: str) -> str | None:
     return password if colon and password else None
 
 
-async def authenticate(request: Request) -> Caller:
-    """The caller of an API route: by `Authorization: Bearer` / `X-API-Key`, else by the web
-    page's session cookie; counted against the key's requests per minute."""
+def client_address(request: Request) -> str | None:
+    """The client's address (from `X-Forwarded-For` only behind a trusted proxy: uvicorn's
+    `FORWARDED_ALLOW_IPS`), the unit failed authentication is throttled by."""
+    return request.client.host if request.client else None
+
+
+async def credentials(request: Request) -> ApiKey | None:
+    """The key a request is made with, or None when keys are off: by `Authorization: Bearer`,
+    HTTP Basic or `X-API-Key` (`presented_key`), else by the web page's session cookie
+    (CSRF-checked, and still live on the server). `AuthenticationError` (or
+    `AuthThrottledError`) otherwise.
+
+    `AuthGate` calls it before a body is read; `authenticate` reuses what it found."""
     runtime: Runtime = request.app.state.runtime  # not RuntimeDep: see get_service
     keys = runtime.keys
     await keys.ring.refresh()
     if not keys.ring.auth_enabled:
-        return Caller(key_id=None, admin=True)
+        return None
     key = presented_key(request)
-    if key is None:
-        session = session_of(request)  # the web page's signed cookie, CSRF-checked
-        record = await keys.ring.active(session.key_id) if session else None
-        if record is None:
-            raise AuthenticationError("Missing API key: send it as 'Authorization: Bearer <key>'")
-    else:
-        record = await keys.ring.identify(key)
-        if record is None:
-            raise AuthenticationError("Invalid API key")
-    await keys.limiter.admit(record)
+    if key is not None:
+        return await check_key(key, runtime, client_address(request))
+    session = await sessions_of(request).live(session_of(request))
+    record = await keys.ring.active(session.key_id) if session else None
+    if record is None:
+        raise AuthenticationError("Missing API key: send it as 'Authorization: Bearer <key>'")
+    return record
+
+
+async def check_key(key: str, runtime: Runtime, address: str | None) -> ApiKey:
+    """The active key `key` is; failures are counted per address and key prefix, and while
+    either has failed too often nothing is checked (`AuthThrottledError`, 429)."""
+    throttle = runtime.keys.throttle
+    await throttle.check(address, key)
+    record = await runtime.keys.ring.identify(key)
+    if record is None:
+        await throttle.failed(address, key)
+        raise AuthenticationError("Invalid API key")
+    return record
+
+
+async def authenticate(request: Request) -> Caller:
+    """The caller of an API route (see `credentials`), counted against the key's requests per
+    minute."""
+    checked = getattr(request.state, CHECKED, _UNCHECKED)
+    record = await credentials(request) if checked is _UNCHECKED else checked
+    if record is None:
+        return Caller(key_id=None, admin=True)
+    assert isinstance(record, ApiKey)
+    await request.app.state.runtime.keys.limiter.admit(record)
     return Caller(key_id=record.id, admin=record.admin)
 
 
-async def identify(key: str, runtime: Runtime) -> Caller:
+async def identify(key: str, runtime: Runtime, address: str | None) -> Caller:
     """The caller a presented key stands for; `AuthenticationError` when it is no key of ours
-    (or a revoked one)."""
-    record = await runtime.keys.ring.identify(key)
-    if record is None:
-        raise AuthenticationError("Invalid API key")
+    (or a revoked one), `AuthThrottledError` after too many of those."""
+    record = await check_key(key, runtime, address)
     return Caller(key_id=record.id, admin=record.admin)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flux_remix import errors as e
@@ -64,12 +64,14 @@ _STATUS: tuple[tuple[type[e.FluxRemixError], int], ...] = (
     (e.InvalidParameterError, 422),
     (e.KeyQuotaError, 429),
     (e.UnknownModelError, 404),
+    (e.AuthThrottledError, 429),
     (e.AuthenticationError, 401),
     (e.PermissionDeniedError, 403),
     (e.NotFoundError, 404),
     (e.RequestError, 400),
     (e.NoCapacityError, 503),
     (e.StorageError, 503),
+    (e.OverloadedError, 503),
     (e.QuotaExhaustedError, 429),
     (e.CapacityError, 503),
     (e.RateLimitedError, 429),
@@ -212,6 +214,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return render(_validation_problem(exc), shape_of(request), request_id(request))
+
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> JSONResponse:
+        # a model built inside a route from values that break its rules (a NaN guidance, …)
+        errors: list[dict[str, Any]] = [dict(err) for err in exc.errors()]
+        first = errors[0] if errors else {}
+        field = ".".join(str(p) for p in first.get("loc", ())) or None
+        msg = str(first.get("msg", "invalid value"))
+        problem = Problem(422, "invalid_parameter", f"{field}: {msg}" if field else msg, field)
+        return render(problem, shape_of(request), request_id(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -44,6 +44,7 @@ EN: dict[str, str] = {
     "signin_key": "API key",
     "signin_submit": "Sign in",
     "signin_invalid": "That key is not valid. Check it and try again.",
+    "signin_throttled": "Too many wrong keys from here. Wait a minute and try again.",
     "signin_expired": "Your session has ended. Sign in again.",
     "signin_refused": (
         "The sign-in form was sent from another site and was refused. Try again here."
@@ -212,6 +213,7 @@ ZH: dict[str, str] = {
     "signin_key": "API 密钥",
     "signin_submit": "登录",
     "signin_invalid": "密钥无效，请检查后重试。",
+    "signin_throttled": "错误的密钥尝试过多，请稍等一分钟后再试。",
     "signin_expired": "登录已失效，请重新登录。",
     "signin_refused": "登录表单来自其他网站，已被拒绝。请在本页重新登录。",
     "signin_missing": "请输入 API 密钥。",

@@ -22,12 +22,12 @@ import re
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from flux_remix.catalog import ModelSpec
 from flux_remix.errors import InvalidParameterError
 from flux_remix.openai_aliases import openai_aliases, openai_model
-from flux_remix.schemas import Generation, ImageRequest
+from flux_remix.schemas import Generation, ImageRequest, RequestModel
 from flux_remix.service import ImageService
 from flux_remix.settings import TranslateMode
 from flux_remix.web.urls import image_url
@@ -35,7 +35,7 @@ from flux_remix.web.urls import image_url
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 
 
-class OpenAIImageFields(BaseModel):
+class OpenAIImageFields(RequestModel):
     """The image fields of an OpenAI body, with flux-remix's extension fields."""
 
     model_config = ConfigDict(extra="allow")

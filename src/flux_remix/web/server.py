@@ -5,6 +5,12 @@ answers 503 to a proxy still holding a keep-alive connection), lets in-flight re
 for up to `FLUX_REMIX_SHUTDOWN_TIMEOUT` seconds, cancels what is left, and then runs the app's
 lifespan shutdown, which flushes and closes the stores. A second Ctrl+C forces the exit.
 
+Slow and idle clients: a connection must deliver a request's headers within
+`FLUX_REMIX_HEADER_TIMEOUT` seconds of opening (or of its previous answer), else it is closed
+(`header_deadline`; uvicorn itself waits forever for the first request on a connection), and the
+process may hold as many open connections as its hard file limit allows, so thousands of idle
+or half-open connections neither pile up nor stop new ones from being accepted.
+
 The garbage collector is tuned for a server (see `tune_gc`): what start-up built is frozen out
 of its sweeps, and its youngest generation is collected every 7,000 allocations, not 700.
 """
@@ -14,13 +20,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import resource
 import signal
 import socket
 import time
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from flux_remix.metrics import Metrics
 from flux_remix.settings import Settings
@@ -42,6 +51,38 @@ def tune_gc() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+def header_deadline(timeout: float, base: type[asyncio.Protocol] = AutoHTTPProtocol) -> type:
+    """uvicorn's HTTP protocol, closing a connection that has no request in progress and has
+    not completed a new request's headers within `timeout` seconds (checked every `timeout`:
+    a silent or crawling connection is gone after at most twice that)."""
+
+    class HeaderDeadline(base):  # type: ignore[valid-type,misc]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._deadline_check(None, first=True)
+
+        def _deadline_check(self, armed_cycle: object, *, first: bool = False) -> None:
+            cycle = getattr(self, "cycle", None)
+            transport = getattr(self, "transport", None)
+            if transport is None or transport.is_closing():
+                return
+            idle = cycle is None or getattr(cycle, "response_complete", False)
+            if not first and cycle is armed_cycle and idle:
+                transport.close()  # no new request's headers since the last check
+                return
+            loop = asyncio.get_running_loop()
+            loop.call_later(timeout, self._deadline_check, cycle)
+
+    return HeaderDeadline
+
+
+def raise_open_files_limit() -> None:
+    """Let the process hold as many connections as the system allows it (soft = hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class GracefulServer(uvicorn.Server):
@@ -71,6 +112,7 @@ class GracefulServer(uvicorn.Server):
 
 def serve(app: FastAPI, settings: Settings, *, host: str, port: int, log_level: str) -> None:
     """Run `app` until a signal, then shut down gracefully (blocks)."""
+    raise_open_files_limit()
     config = uvicorn.Config(
         app,
         host=host,
@@ -80,6 +122,7 @@ def serve(app: FastAPI, settings: Settings, *, host: str, port: int, log_level: 
         access_log=False,  # the RequestContext middleware writes one line per request
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        http=header_deadline(settings.header_timeout),
     )
     GracefulServer(config, app, settings.shutdown_timeout).run()
 

@@ -7,6 +7,10 @@ where no `Authorization` header is sent; a cookie-authenticated request that cha
 carry the session's CSRF token (`X-CSRF-Token` header or a `csrf_token` form field) and must not
 come from another site (`Sec-Fetch-Site: cross-site`).
 
+A valid signature is not enough: each session also has a server-side record
+(`session_store.py`), so signing out ends it for good, an idle session expires after
+`FLUX_REMIX_SESSION_IDLE_TIMEOUT`, and revoking its key ends it.
+
 The signing secret is `FLUX_REMIX_SESSION_SECRET` when set (give every replica the same one),
 else a random one kept in `<data dir>/session-secret` so sessions survive restarts.
 """
@@ -26,6 +30,7 @@ from fastapi import Request, Response
 from flux_remix.errors import PermissionDeniedError
 from flux_remix.settings import Settings
 from flux_remix.stored_secret import stored_secret
+from flux_remix.web.session_store import MemorySessionStore, SessionStore
 
 COOKIE = "flux_session"
 LOGIN_COOKIE = "flux_login"  # double-submit token of the sign-in form (before any session)
@@ -56,6 +61,8 @@ class Sessions:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._secret: bytes | None = None
+        # replaced at start-up by the shared store when REDIS_URL is set (web/app.py)
+        self.store: SessionStore = MemorySessionStore(settings.session_idle_timeout)
 
     @property
     def secret(self) -> bytes:
@@ -89,7 +96,24 @@ class Sessions:
         return session if session.expires > time.time() else None
 
     def new(self, key_id: str) -> Session:
+        """A new session's cookie contents (`begin` also records it server-side)."""
         return Session(key_id, secrets.token_urlsafe(16), int(time.time()) + MAX_AGE)
+
+    async def begin(self, key_id: str) -> Session:
+        """A new session for `key_id`, recorded server-side."""
+        session = self.new(key_id)
+        await self.store.start(session.nonce, key_id)
+        return session
+
+    async def live(self, session: Session | None) -> Session | None:
+        """`session` while its server-side record says it has not ended (its idle deadline
+        renewed), else None."""
+        if session is None:
+            return None
+        return session if await self.store.touch(session.nonce) == session.key_id else None
+
+    async def end(self, session: Session) -> None:
+        await self.store.end(session.nonce)
 
     def csrf_token(self, session: Session | None) -> str:
         """The token a page's scripts send back with state-changing requests."""

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from flux_remix.keys import ApiKey, KeyChanges, Keys
+from flux_remix.schemas import RequestModel
 from flux_remix.web.deps import AdminDep, RuntimeDep
 
 router = APIRouter(prefix="/api/v1", tags=["keys (admin)"])
@@ -43,7 +44,7 @@ class KeyList(BaseModel):
     keys: list[PublicKey]
 
 
-class NewKey(BaseModel):
+class NewKey(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     label: str = Field(min_length=1, max_length=100, pattern=LABEL)
@@ -56,7 +57,7 @@ class CreatedKey(PublicKey):
     key: str = Field(description="The key itself: shown only in this answer, never again")
 
 
-class KeyUpdate(BaseModel):
+class KeyUpdate(RequestModel):
     """Fields to change; an explicit null sets a limit back to the server default."""
 
     model_config = ConfigDict(extra="forbid")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from flux_remix.errors import RequestError
-from flux_remix.schemas import CacheOutcome, ImageRequest, ResponseFormat
+from flux_remix.schemas import CacheOutcome, ImageRequest, RequestModel, ResponseFormat
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.json_response import OrjsonResponse
 from flux_remix.web.json_route import json_post
@@ -18,14 +18,14 @@ from flux_remix.web.urls import image_url
 router = APIRouter(tags=["original API"], dependencies=[Depends(authenticate)])
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(RequestModel):
     model_config = ConfigDict(extra="allow")
 
     role: str
     content: str | list[dict[str, Any]] | None = None
 
 
-class ImageBody(BaseModel):
+class ImageBody(RequestModel):
     model_config = ConfigDict(extra="allow")
 
     messages: list[ChatMessage] = Field(min_length=1)
@@ -34,7 +34,7 @@ class ImageBody(BaseModel):
     response_format: ResponseFormat = "b64_json"  # "url": `image` is the stored image's URL
 
 
-class GenerateImageBody(BaseModel):
+class GenerateImageBody(RequestModel):
     model_config = ConfigDict(extra="allow")
 
     prompt: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import math
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,11 +21,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from flux_remix import __version__
-from flux_remix.errors import AuthenticationError
+from flux_remix.errors import AuthenticationError, AuthThrottledError
 from flux_remix.schemas import MAX_IMAGES_PER_REQUEST
 from flux_remix.styles import STYLES
 from flux_remix.web.assets import assets_of
-from flux_remix.web.deps import Caller, RuntimeDep, caller_of, identify
+from flux_remix.web.deps import Caller, RuntimeDep, caller_of, client_address, identify
 from flux_remix.web.i18n import EXAMPLES, MESSAGES, Lang, pick_language, pick_theme
 from flux_remix.web.model_words import localize
 from flux_remix.web.models_view import describe_models
@@ -81,7 +82,7 @@ async def page_caller(
     await runtime.keys.ring.refresh()
     if not runtime.keys.ring.auth_enabled:
         return Caller(key_id=None, admin=True), read_session(request)
-    session = read_session(request)
+    session = await sessions_of(request).live(read_session(request))
     caller = await caller_of(session.key_id, runtime) if session else None
     return caller, session if caller else None
 
@@ -283,12 +284,17 @@ async def signin(
     if not key.strip():
         return signin_form(request, runtime, next_path, t["signin_missing"], 401)
     try:
-        caller = await identify(key.strip(), runtime)
+        caller = await identify(key.strip(), runtime, client_address(request))
+    except AuthThrottledError as exc:
+        refused = signin_form(request, runtime, next_path, t["signin_throttled"], 429)
+        refused.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return refused
     except AuthenticationError:
         return signin_form(request, runtime, next_path, t["signin_invalid"], 401)
     assert caller.key_id is not None  # keys are configured, so every caller has an id
     response = RedirectResponse(next_path, status_code=303)
-    set_session_cookie(response, request, runtime.settings, sessions_of(request).new(caller.key_id))
+    session = await sessions_of(request).begin(caller.key_id)
+    set_session_cookie(response, request, runtime.settings, session)
     response.delete_cookie(LOGIN_COOKIE, path="/signin")
     return response
 
@@ -303,6 +309,8 @@ async def signout(
         cross_site(request) or not hmac.compare_digest(csrf_token, expected)
     ):
         return Response("Cross-site sign-out refused", status_code=403, media_type="text/plain")
+    if session is not None:
+        await sessions_of(request).end(session)  # the cookie is worthless from now on
     response = RedirectResponse("/signin", status_code=303)
     clear_session_cookie(response)
     return response

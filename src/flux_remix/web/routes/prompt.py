@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from flux_remix.catalog import ModelSpec
-from flux_remix.schemas import MAX_PROMPT_CHARS, ImageRequest, PromptOutcome, Translator
+from flux_remix.schemas import (
+    MAX_PROMPT_CHARS,
+    ImageRequest,
+    PromptOutcome,
+    RequestModel,
+    Translator,
+)
 from flux_remix.settings import TranslateMode
 from flux_remix.validation import check_final_prompt
 from flux_remix.web.deps import ServiceDep, authenticate
@@ -17,7 +23,7 @@ from flux_remix.web.deps import ServiceDep, authenticate
 router = APIRouter(prefix="/api/v1", tags=["native API"], dependencies=[Depends(authenticate)])
 
 
-class PromptPreviewRequest(BaseModel):
+class PromptPreviewRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS, description="What to draw")
