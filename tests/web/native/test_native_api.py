@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.helpers import decode_image, image_calls, png_b64, text_calls
+from tests.api_helpers import decode_image, image_calls, png_b64, text_calls
 from tests.conftest import AUTH
 
 FAMILIES = [

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import decode_image, image_calls, text_calls
+from tests.api_helpers import decode_image, image_calls, text_calls
 from tests.conftest import ACCOUNT_IDS, AUTH, SECRETS
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.api.helpers import png_b64
+from tests.api_helpers import png_b64
 from tests.conftest import AUTH
 
 IMG2IMG = "stable-diffusion-v1-5-img2img"

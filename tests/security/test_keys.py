@@ -20,7 +20,7 @@ from flux_remix.keys.quota import gcra
 from flux_remix.keys.ring import MISS_REFRESH_SECONDS
 from flux_remix.schemas import ImageRequest
 from flux_remix.validation import validate_request
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ADMIN, ADMIN_KEY, API_KEY, AUTH
 from tests.servers import require_redis
 from tests.web.helpers import sign_in

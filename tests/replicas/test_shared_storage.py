@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import AUTH
 from tests.servers import require_redis
 from tests.storage.backends import SeaweedFS

@@ -16,7 +16,7 @@ import pytest
 from flux_remix.emulator import FaultSpec
 from flux_remix.logs import configure_logging
 from tests.conftest import ACCOUNT_IDS, ACCOUNTS, ADMIN, ADMIN_KEY, API_KEY, AUTH, account_list
-from tests.ops.helpers import ServeProcess, base_env
+from tests.processes import ServeProcess, base_env
 from tests.web.helpers import hidden_field
 
 WRONG_TOKEN = "tok-WRONG-DELTA-0123456789abcdefghijklmnopq"

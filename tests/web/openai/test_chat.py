@@ -10,7 +10,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ACCOUNT_IDS, AUTH, SECRETS
 
 IMAGE = re.compile(r"!\[([^\]]*)\]\((http[^)\s]+)\)")

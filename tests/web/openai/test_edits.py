@@ -11,7 +11,7 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.api.helpers import decode_image, image_calls
+from tests.api_helpers import decode_image, image_calls
 from tests.conftest import AUTH
 
 IMG2IMG = "stable-diffusion-v1-5-img2img"

@@ -3,7 +3,7 @@
 import pytest
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH, account_list
 
 DS8 = "@cf/lykon/dreamshaper-8-lcm"

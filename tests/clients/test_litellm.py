@@ -16,7 +16,7 @@ import httpx
 import openai
 import pytest
 
-from tests.api.helpers import decode_image, image_calls
+from tests.api_helpers import decode_image, image_calls
 from tests.conftest import API_KEY
 from tests.support import ServerThread, free_port
 

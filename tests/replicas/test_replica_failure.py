@@ -15,7 +15,7 @@ import pytest
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
-from tests.ops.helpers import ServeProcess, replica_pair
+from tests.processes import ServeProcess, replica_pair
 from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]

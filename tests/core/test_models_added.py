@@ -18,7 +18,7 @@ from flux_remix.emulator.listing import model_schema, search_item
 from flux_remix.emulator.models import build_table
 from flux_remix.errors import ConfigError, ProxiedModelError
 from flux_remix.model_families import extra_models
-from tests.api.helpers import decode_image, image_calls
+from tests.api_helpers import decode_image, image_calls
 from tests.conftest import ACCOUNTS, API_KEY, AUTH
 from tests.web.helpers import sign_in
 
@@ -143,8 +143,8 @@ def test_is_past():
 
 
 def test_the_models_command_previews_discovery_as_a_user_runs_it(tmp_path, preview_emulator):
+    from tests.commands.test_cli import clean_env, run
     from tests.conftest import account_list
-    from tests.test_cli import clean_env, run
 
     env = clean_env(tmp_path, CF_ACCOUNT_LIST=account_list(), CF_API_BASE=preview_emulator.base_url)
     r = run(["models", "--discover", "--json"], env)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ACCOUNT_IDS, ACCOUNTS, ADMIN, AUTH, account_list
 from tests.storage.helpers import stored_blobs
 from tests.support import free_port

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from flux_remix.prompts.detect import has_cjk
+from tests.commands.test_cli import clean_env, run
 from tests.conftest import API_KEY
-from tests.test_cli import clean_env, run
 
 
 def test_prompt_demo_json(tmp_path):

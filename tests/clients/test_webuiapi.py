@@ -11,7 +11,7 @@ import webuiapi
 from PIL import Image
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ADMIN_KEY, API_KEY
 
 KLEIN = "@cf/black-forest-labs/flux-2-klein-4b"

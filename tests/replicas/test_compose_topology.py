@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
-from tests.ops.helpers import ServeProcess, made_on_one_served_by_other, replica_pair
+from tests.processes import ServeProcess, made_on_one_served_by_other, replica_pair
 from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]

@@ -4,7 +4,7 @@ import json
 
 import requests
 
-from tests.api.helpers import decode_image, text_calls
+from tests.api_helpers import decode_image, text_calls
 from tests.conftest import API_KEY, AUTH
 
 

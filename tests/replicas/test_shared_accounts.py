@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from flux_remix.settings import ENV_NAMES
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ACCOUNT_IDS, ADMIN, ADMIN_KEY, API_KEY, AUTH, account_list
 from tests.servers import require_redis
 from tests.support import free_port
