@@ -9,22 +9,15 @@ import pytest
 
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
 from tests.processes import ServeProcess, made_on_one_served_by_other, replica_pair
-from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]
 
 DS8 = "@cf/lykon/dreamshaper-8-lcm"
 
 
-@pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
-    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs-replicas")) as server:
-        yield server
-
-
 @pytest.fixture
-def replicas(tmp_path, emulator, seaweedfs) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    with replica_pair(tmp_path, emulator.base_url, seaweedfs, "flux-replicas") as pair:
+def replicas(tmp_path, emulator, seaweed) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    with replica_pair(tmp_path, emulator.base_url, seaweed, "flux-replicas") as pair:
         yield pair
         assert not list((tmp_path / "a" / "data").glob("**/*.png"))  # nothing kept locally
         assert not list((tmp_path / "b" / "data").glob("**/*.png"))

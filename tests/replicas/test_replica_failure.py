@@ -16,7 +16,6 @@ import pytest
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ACCOUNT_IDS, ADMIN, AUTH
 from tests.processes import ServeProcess, replica_pair
-from tests.storage.backends import SeaweedFS
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.s3]
 
@@ -24,15 +23,9 @@ MODEL = "flux-2-klein-4b"  # priced per call, so the shared neuron ledger has so
 WORKERS = 6
 
 
-@pytest.fixture(scope="module")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
-    with SeaweedFS(tmp_path_factory.mktemp("seaweedfs-failover")) as server:
-        yield server
-
-
 @pytest.fixture
-def replicas(tmp_path, emulator, seaweedfs) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    with replica_pair(tmp_path, emulator.base_url, seaweedfs, "flux-failover") as pair:
+def replicas(tmp_path, emulator, seaweed) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    with replica_pair(tmp_path, emulator.base_url, seaweed, "flux-failover") as pair:
         yield pair
 
 
