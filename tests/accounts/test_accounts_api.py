@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from flux_remix.settings import ENV_NAMES
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import ACCOUNT_IDS, ACCOUNTS, ADMIN, AUTH, SECRETS, account_list
 
 SCHNELL = "@cf/black-forest-labs/flux-1-schnell"

@@ -32,7 +32,7 @@ import aiohttp
 import httpx
 from PIL import Image
 
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import API_KEY
 
 

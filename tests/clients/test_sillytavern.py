@@ -20,7 +20,7 @@ import io
 import httpx
 from PIL import Image
 
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import API_KEY
 
 AUTH_TEXT = f"st-user:{API_KEY}"  # the source's "Authentication" setting, user:password

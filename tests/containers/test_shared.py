@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import AUTH
 from tests.containers.docker import Container, app_env
-from tests.ops.helpers import made_on_one_served_by_other, shared_backends
+from tests.processes import made_on_one_served_by_other, shared_backends
 from tests.storage.backends import SeaweedFS
 
 pytestmark = [

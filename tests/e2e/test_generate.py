@@ -3,7 +3,7 @@
 import pytest
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import API_KEY, SECRETS
 from tests.e2e.conftest import shot, sign_in
 

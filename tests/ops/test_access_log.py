@@ -7,7 +7,7 @@ import json
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ACCOUNT_IDS, ACCOUNTS, ADMIN, AUTH, SECRETS, account_list
-from tests.ops.helpers import ServeProcess, base_env
+from tests.processes import ServeProcess, base_env
 
 WRONG_TOKEN = "tok-WRONG-log-secret-qqqqqqqqqqqqqqqqqqqq"
 EXTERNAL_KEY = "sk-external-log-secret-0123456789"

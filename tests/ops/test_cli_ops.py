@@ -19,7 +19,7 @@ from flux_remix.commands.exits import (
 )
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ACCOUNT_IDS, API_KEY, AUTH
-from tests.ops.helpers import CLI, base_env
+from tests.processes import CLI, base_env
 from tests.support import free_port
 
 EXPECTED = {

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import AUTH
-from tests.ops.helpers import CLI, ServeProcess, base_env
+from tests.processes import CLI, ServeProcess, base_env
 
 DS8 = "@cf/lykon/dreamshaper-8-lcm"
 

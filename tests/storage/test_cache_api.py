@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flux_remix.emulator import FaultSpec
-from tests.api.helpers import image_calls
+from tests.api_helpers import image_calls
 from tests.conftest import API_KEY, AUTH
 from tests.storage.helpers import stored_blobs
 from tests.storage.test_history_api import OTHER, OTHER_KEY

@@ -5,7 +5,7 @@ JSON string escaping walks a 230 KB base64 image at ~0.2 ms; orjson writes it in
 route returns `model_json(...)` and keeps `response_model=` for its OpenAPI schema (FastAPI
 hands a returned `Response` through untouched). The two image routes, the hottest, build the
 dict their response model describes directly (building and dumping the model was ~2% of the
-event loop under load); the schema fuzzer (tests/hardening/test_fuzz.py) checks that every
+event loop under load); the schema fuzzer (tests/security/test_fuzz.py) checks that every
 answer conforms to the documented schema.
 """
 

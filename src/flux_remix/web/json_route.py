@@ -17,7 +17,7 @@ any names) and return a `Response`; anything else is refused when the route is b
 Upgrades: only FastAPI's documented extension points are used (an `APIRoute` subclass whose
 `get_route_handler` wraps the standard one, given as `route_class_override`; the route's
 `dependencies` as passed in). The endpoint is read from its own signature and type hints, not
-from FastAPI's solved dependency model, and tests/api/test_json_route.py names the FastAPI
+from FastAPI's solved dependency model, and tests/web/test_json_route.py names the FastAPI
 version when one of those points moves; pyproject.toml pins the range those tests passed on.
 """
 
