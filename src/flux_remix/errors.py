@@ -9,9 +9,11 @@
     │   ├── AuthenticationError       missing or wrong API key (401)
     │   ├── PermissionDeniedError     a valid key without the needed role (403)
     │   ├── NotFoundError             no such image, or not one this key may see (404)
+    │   ├── JobConflictError          the job cannot do that in its state (409)
     │   └── KeyQuotaError             this API key's own limit is reached (429, Retry-After)
     │       ├── KeyRateLimitedError   its requests per minute
-    │       └── KeyBudgetExhaustedError  its daily neurons
+    │       ├── KeyBudgetExhaustedError  its daily neurons
+    │       └── JobLimitError         its jobs queued or running
     ├── UpstreamError                 Cloudflare refused or failed the call
     │   ├── QuotaExhaustedError       daily free neurons used up (4006 / 3036)
     │   ├── CapacityError             capacity temporarily exceeded (3040)
@@ -26,6 +28,7 @@
     │   ├── UpstreamConnectionError   no connection could be made
     │   └── MalformedResponseError    a body that is not what the contract promises
     ├── NoCapacityError               every account is exhausted, cooling down or disabled
+    ├── JobCancelledError             the job's owner cancelled it (a job's `failure` event)
     └── StorageError                  the metadata or blob store failed (503)
 
 Only the upstream client turns HTTP responses into `UpstreamError`s; only the web layer turns
@@ -202,3 +205,21 @@ class StorageError(FluxRemixError):
     """The metadata database or the blob store failed; nothing was half-written."""
 
     kind = "storage_error"
+
+
+class JobLimitError(KeyQuotaError):
+    """This API key already has as many jobs queued or running as it may (429, Retry-After)."""
+
+    kind = "job_limit"
+
+
+class JobConflictError(RequestError):
+    """The job cannot do that in its state, e.g. cancelling a finished job (409)."""
+
+    kind = "conflict"
+
+
+class JobCancelledError(FluxRemixError):
+    """The job's owner cancelled it; what it made before the cancel is kept."""
+
+    kind = "cancelled"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flux_remix.jobs import JobStore
     from flux_remix.runtime import Runtime
 
 PROBE_TIMEOUT = 2.0
@@ -66,7 +67,9 @@ async def accounts_ready(runtime: Runtime) -> Check:
     return accounts_check([s.state for s in statuses])
 
 
-async def check_ready(runtime: Runtime, *, draining: bool = False) -> Readiness:
+async def check_ready(
+    runtime: Runtime, *, draining: bool = False, jobs: JobStore | None = None
+) -> Readiness:
     report = Readiness()
     report.checks.append(Check("process", not draining, "draining" if draining else "serving"))
     store = runtime.service.store
@@ -74,5 +77,7 @@ async def check_ready(runtime: Runtime, *, draining: bool = False) -> Readiness:
     report.checks.append(await probe("blobs", lambda: store.blobs.exists(PROBE_BLOB)))
     if runtime.redis is not None:
         report.checks.append(await probe("redis", runtime.redis.ping))
+    if jobs is not None:
+        report.checks.append(await probe("jobs", jobs.ping))
     report.checks.append(await accounts_ready(runtime))
     return report

@@ -19,7 +19,7 @@ from flux_remix import errors as e
 from flux_remix.accounts import AccountPool
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
-from flux_remix.ids import new_id
+from flux_remix.ids import derived_id, new_id
 from flux_remix.keys import KeyLimiter
 from flux_remix.limits import ImageLimits, check_prompt
 from flux_remix.metrics import Metrics
@@ -46,6 +46,20 @@ Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 async def _no_progress(stage: str, info: dict[str, Any]) -> None:
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class JobContext:
+    """A generation run as a durable job (jobs/): its id names the generation and, with each
+    image's index, the image (`derived_id`), so an attempt that re-runs the job after a
+    takeover finds what an earlier one stored instead of storing it again; `checkpoint`
+    raises once the job was cancelled, and is called before anything is stored."""
+
+    id: str
+    checkpoint: Callable[[], None]
+
+    def image_id(self, index: int) -> str:
+        return derived_id(self.id, str(index))
 
 
 class ImageService:
@@ -84,6 +98,7 @@ class ImageService:
         *,
         key_id: str | None = None,
         progress: Progress = _no_progress,
+        job: JobContext | None = None,
     ) -> Generation:
         """Generate `req.n` images; raise a `FluxRemixError` when none could be made."""
         model = "unknown"  # a metrics label: never the caller's raw string
@@ -91,7 +106,7 @@ class ImageService:
             try:
                 model = self.resolve_model(req.model).id
                 note(model=model)
-                generation = await self._generate(req, key_id=key_id, progress=progress)
+                generation = await self._generate(req, key_id=key_id, progress=progress, job=job)
             except e.FluxRemixError as err:
                 self.metrics.generation(model, err.kind)
                 raise
@@ -101,17 +116,29 @@ class ImageService:
         note(cache=generation.cache)
         return generation
 
-    async def _generate(
-        self, req: ImageRequest, *, key_id: str | None, progress: Progress
-    ) -> Generation:
-        started = time.perf_counter()
-        timings = Timings()
+    async def admit(self, req: ImageRequest, *, key_id: str | None) -> ModelSpec:
+        """What `generate` checks before any work (the model, every parameter, the key's
+        budget), for a caller that queues the request to run later: raises as `generate` would."""
+        spec, _, _, _ = await self._admit(req, key_id)
+        return spec
+
+    async def _admit(
+        self, req: ImageRequest, key_id: str | None
+    ) -> tuple[ModelSpec, ImageRequest, AspectHint | None, EffectiveParams]:
         spec = self.resolve_model(req.model)
         sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
         params = validate_request(spec, sized, self.image_limits)
         if self.limiter is not None:  # before any upstream call: the key's daily neurons
             estimate = spec.estimate_neurons(params.price_inputs()) * req.n
             await self.limiter.check_budget(key_id, estimate)
+        return spec, sized, hint, params
+
+    async def _generate(
+        self, req: ImageRequest, *, key_id: str | None, progress: Progress, job: JobContext | None
+    ) -> Generation:
+        started = time.perf_counter()
+        timings = Timings()
+        spec, sized, hint, params = await self._admit(req, key_id)
         await progress("queued", {"model": spec.id})
 
         await progress("translating", {"mode": sized.translate or self.settings.translate_default})
@@ -124,8 +151,8 @@ class ImageService:
 
         await progress("generating", {"prompt": prompt, "n": req.n})
         t0 = time.perf_counter()
-        job = Job(
-            generation_id=new_id(),
+        run = Job(
+            generation_id=job.id if job else new_id(),
             key_id=key_id,
             model_name=spec.name,
             prompt=outcome,
@@ -135,7 +162,10 @@ class ImageService:
         )
         seeds = [(params.seed + i) % (SEED_MAX + 1) for i in range(req.n)]
         results = await _all_settled(
-            [self._image(job, params.with_seed(s), prompt, progress) for s in seeds]
+            [
+                self._image(run, params.with_seed(s), prompt, progress, job, i)
+                for i, s in enumerate(seeds)
+            ]
         )
         timings.generate_ms = (time.perf_counter() - t0) * 1000
         images = tuple(r for r in results if isinstance(r, GeneratedImage))
@@ -154,7 +184,7 @@ class ImageService:
         )
         timings.total_ms = (time.perf_counter() - started) * 1000
         generation = Generation(
-            id=job.generation_id,
+            id=run.generation_id,
             model_id=spec.id,
             model_name=spec.name,
             prompt=outcome,
@@ -204,11 +234,25 @@ class ImageService:
         return spec, sized, await self.prepare_prompt(spec, sized, hint, original=req.prompt)
 
     async def _image(
-        self, job: Job, params: EffectiveParams, prompt: str, progress: Progress
+        self,
+        run: Job,
+        params: EffectiveParams,
+        prompt: str,
+        progress: Progress,
+        job: JobContext | None = None,
+        index: int = 0,
     ) -> GeneratedImage:
-        """One image: from the cache, shared with an identical call, or made and stored."""
-        image = await self.keeper.obtain(job, params, prompt, lambda: self._one(params, prompt))
-        if job.cacheable:
+        """One image: from the cache, shared with an identical call, or made and stored (or,
+        for a job, what an earlier attempt of it stored)."""
+        image = await self.keeper.obtain(
+            run,
+            params,
+            prompt,
+            lambda: self._one(params, prompt),
+            image_id=job.image_id(index) if job else None,
+            checkpoint=job.checkpoint if job else None,
+        )
+        if run.cacheable:
             self.metrics.cache_lookup("image", image.cache)
         await progress("stored", {"id": image.id, "seed": image.seed, "cache": image.cache})
         return image
