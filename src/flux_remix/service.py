@@ -53,10 +53,11 @@ class JobContext:
     """A generation run as a durable job (jobs/): its id names the generation and, with each
     image's index, the image (`derived_id`), so an attempt that re-runs the job after a
     takeover finds what an earlier one stored instead of storing it again; `checkpoint`
-    raises once the job was cancelled, and is called before anything is stored."""
+    raises once the job was cancelled (or taken over), and is awaited before anything is
+    stored."""
 
     id: str
-    checkpoint: Callable[[], None]
+    checkpoint: Callable[[], Awaitable[None]]
 
     def image_id(self, index: int) -> str:
         return derived_id(self.id, str(index))

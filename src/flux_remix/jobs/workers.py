@@ -36,7 +36,7 @@ Finished = Callable[[JobRecord], Awaitable[None]]  # after a job's last event (w
 
 class Runner(Protocol):
     async def __call__(
-        self, record: JobRecord, progress: Progress, checkpoint: Callable[[], None]
+        self, record: JobRecord, progress: Progress, checkpoint: Callable[[], Awaitable[None]]
     ) -> dict[str, Any]: ...
 
 
@@ -61,7 +61,7 @@ class _Held:
         if self.state == "ok":
             self.state = state
 
-    def checkpoint(self) -> None:
+    def raise_if_stopped(self) -> None:
         if self.state == "cancel":
             raise JobCancelledError("The job was cancelled by its owner")
         if self.state == "lost":
@@ -205,17 +205,21 @@ class Workers:
         claim = held.claim
         record = claim.record
 
+        async def checkpoint() -> None:  # before the pipeline stores anything: ask the store
+            held.note(await self.store.renew(record.id, claim.token, self._lease))
+            held.raise_if_stopped()
+
         async def progress(stage: str, info: dict[str, Any]) -> None:
-            held.checkpoint()
+            held.raise_if_stopped()
             if stage == "queued":  # said at submission (with the job's place in the queue)
                 return
             held.note(
                 await self.store.append(record.id, claim.token, "stage", {"stage": stage, **info})
             )
-            held.checkpoint()
+            held.raise_if_stopped()
 
         try:
-            result = await self._run(record, progress, held.checkpoint)
+            result = await self._run(record, progress, checkpoint)
         except LeaseLost:
             log.warning("job %s: lease lost to another worker; stopped", record.id[:8])
             return

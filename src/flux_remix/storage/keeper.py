@@ -40,7 +40,7 @@ class Job:
         return self.prompt.final if self.prompt.enhanced else None
 
 
-def _go_on() -> None:
+async def _go_on() -> None:
     return None
 
 
@@ -79,7 +79,7 @@ class Keeper:
         make: Callable[[], Awaitable[GeneratedImage]],
         *,
         image_id: str | None = None,
-        checkpoint: Callable[[], None] | None = None,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
     ) -> GeneratedImage:
         """The image for `params`: from storage, from an identical call in flight, or `make()`d
         and stored.
@@ -87,7 +87,7 @@ class Keeper:
         With `image_id` (a durable job's image, see service.JobContext) the image is stored
         under that id, and when an earlier attempt of the job stored it already, that image is
         answered as it was, with no upstream call: a job re-run after a takeover stores each
-        image once. `checkpoint()` is called before anything is stored (it raises to stop)."""
+        image once. `checkpoint()` is awaited before anything is stored (it raises to stop)."""
         if image_id is not None:
             earlier = await self._earlier(image_id)
             if earlier is not None:
@@ -123,13 +123,13 @@ class Keeper:
         make: Callable[[], Awaitable[GeneratedImage]],
         key: str | None,
         image_id: str | None = None,
-        checkpoint: Callable[[], None] = _go_on,
+        checkpoint: Callable[[], Awaitable[None]] = _go_on,
     ) -> StoredImage:
         t0 = time.perf_counter()
         image = await make()
         if image_id is not None:
             image = replace(image, id=image_id)
-        checkpoint()
+        await checkpoint()
         generate_ms = (time.perf_counter() - t0) * 1000
         record = ImageRecord(
             id=image.id,
@@ -166,13 +166,13 @@ class Keeper:
         source: StoredImage,
         cache: CacheOutcome,
         image_id: str | None = None,
-        checkpoint: Callable[[], None] = _go_on,
+        checkpoint: Callable[[], Awaitable[None]] = _go_on,
     ) -> GeneratedImage:
         """The caller's image from a stored one: the same row when it is the caller's own,
         else a new row in the caller's history that shares the stored bytes."""
         if source.record.key_id == job.key_id:
             return image_of(source.record, source.data, cache, source.b64)
-        checkpoint()
+        await checkpoint()
         record = replace(
             source.record,
             id=image_id or new_id(),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -106,7 +106,7 @@ def job_runner(service: ImageService) -> Runner:
     """What a worker runs for a job: the pipeline, its result shaped as the `result` event."""
 
     async def run(
-        record: JobRecord, progress: Progress, checkpoint: Callable[[], None]
+        record: JobRecord, progress: Progress, checkpoint: Callable[[], Awaitable[None]]
     ) -> dict[str, Any]:
         req = ImageRequest.model_validate(record.request)
         generation = await service.generate(
