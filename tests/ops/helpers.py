@@ -98,9 +98,10 @@ class ServeProcess:
 
 @contextmanager
 def replica_pair(
-    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
+    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str, **extra: str
 ) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
+    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket
+    (`extra`: more environment for both)."""
     redis_url = require_redis()
     tag = uuid.uuid4().hex[:10]
     with postgres_schema() as database_url:
@@ -111,6 +112,7 @@ def replica_pair(
             "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}-0123456789",
             "FLUX_REMIX_KEY_PEPPER": f"replica-key-pepper-{tag}",
             **seaweedfs.env(f"{bucket}-{tag}"),
+            **extra,
         }
         a_env = base_env(tmp_path / "a", emulator_url, **shared)
         b_env = base_env(tmp_path / "b", emulator_url, **shared)

@@ -397,6 +397,7 @@ def _record(row: sqlite3.Row) -> JobRecord:
         started=row["started"],
         finished=row["finished"],
         attempts=row["attempts"],
+        worker=row["token"].rsplit(":", 1)[0] if row["token"] else None,
         cancel_requested=bool(row["cancel"]),
         webhook_url=row["webhook_url"],
         webhook=_loads(row["webhook"]),

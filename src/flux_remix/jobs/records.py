@@ -50,6 +50,7 @@ class JobRecord:
     started: float | None = None
     finished: float | None = None
     attempts: int = 0  # times a worker started it (more than 1 after a takeover or restart)
+    worker: str | None = None  # the worker holding it while it runs (host-pid-tag), for operators
     cancel_requested: bool = False
     webhook_url: str | None = None
     webhook: dict[str, Any] | None = None  # delivery state, see jobs.webhooks
@@ -64,7 +65,8 @@ class JobRecord:
         return self.status in FINAL
 
     def public(self) -> dict[str, Any]:
-        """The record as operators see it (`flux-remix jobs show`): no request images."""
+        """The record as operators see it (`flux-remix jobs show`): no request images. (The API
+        leaves `worker` out: host names are the operator's.)"""
         out = dataclasses.asdict(self)
         request = dict(self.request)
         for big in ("image", "mask", "input_images"):

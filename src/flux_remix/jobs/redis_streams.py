@@ -573,6 +573,7 @@ def _record(raw: dict[bytes, bytes]) -> JobRecord:
         started=number("started"),
         finished=number("finished"),
         attempts=int(row.get("attempts", "0")),
+        worker=row["token"].rsplit(":", 1)[0] if row.get("token") else None,
         cancel_requested=row.get("cancel") == "1",
         webhook_url=row.get("webhook_url") or None,
         webhook=loaded("webhook"),
