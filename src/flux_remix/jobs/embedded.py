@@ -92,12 +92,12 @@ class EmbeddedJobStore:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def get(self, job_id: str) -> JobRecord | None:
+    async def get(self, job_id: str, *, estimate: bool = True) -> JobRecord | None:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None or (row["finished"] or time.time()) < time.time() - self._retention:
             return None
         record = _record(row)
-        if record.status == "queued":
+        if record.status == "queued" and estimate:
             record.position = self._position(row)
             record.wait_s = wait_estimate(record.position, self._slot_count(), self._runs())
         return record

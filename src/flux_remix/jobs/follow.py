@@ -20,7 +20,7 @@ async def follow(
     while True:
         events = await store.wait(job_id, sent, heartbeat)
         if not events:
-            record = await store.get(job_id)
+            record = await store.get(job_id, estimate=False)
             if record is None or (record.done and not await store.events(job_id, sent)):
                 return
             yield None

@@ -23,6 +23,7 @@ Finished jobs expire after the retention time (record and events).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any, cast
@@ -101,9 +102,13 @@ redis.call('XADD', KEYS[5], '*', 'bell', '1')
 return pos
 """
 
-# KEYS: ring stream; ARGV: prefix count — moves up to `count` queued jobs onto the work stream,
-# one per key per turn
+# KEYS: ring stream; ARGV: prefix count bell… — moves up to `count` queued jobs onto the work
+# stream, one per key per turn (and drops the doorbells that woke the caller)
 _FEED = """
+for i = 3, #ARGV do
+  redis.call('XACK', KEYS[2], 'workers', ARGV[i])
+  redis.call('XDEL', KEYS[2], ARGV[i])
+end
 local fed = 0
 while fed < tonumber(ARGV[2]) do
   local owner = redis.call('LMOVE', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')
@@ -139,7 +144,7 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'token', ARGV[1], 'lease', ARGV
            'entry', ARGV[4])
 redis.call('HSETNX', KEYS[1], 'started', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-return 'ok'
+return redis.call('HGETALL', KEYS[1])
 """
 
 # KEYS: rec stream; ARGV: token lease_until consumer
@@ -247,12 +252,12 @@ class RedisJobStore:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def get(self, job_id: str) -> JobRecord | None:
+    async def get(self, job_id: str, *, estimate: bool = True) -> JobRecord | None:
         raw = await self._r.hgetall(self._rec(job_id))
         if not raw:
             return None
         record = _record(raw)
-        if record.status == "queued":
+        if record.status == "queued" and estimate:
             await self._estimate(record)
         return record
 
@@ -296,9 +301,9 @@ class RedisJobStore:
         return [_event(eid, fields) for eid, fields in entries]
 
     async def wait(self, job_id: str, after: int, block: float) -> list[JobEvent]:
-        found = await self.events(job_id, after)
-        if found or block <= 0:
-            return found
+        if block <= 0:
+            return await self.events(job_id, after)
+        # XREAD answers at once when the stream already holds newer events: one round trip
         reply = await self._block.xread(
             {self._ev(job_id): _sid(after)}, block=max(1, int(block * 1000))
         )
@@ -369,9 +374,13 @@ class RedisJobStore:
             raise job_limit(per_key)
         if position == -2:
             raise queue_full()
-        stored = await self.get(record.id)
-        assert stored is not None
-        return stored
+        return dataclasses.replace(
+            record,
+            status="queued",
+            stage="queued",
+            position=position,
+            wait_s=wait_estimate(position, slots, runs),
+        )
 
     async def claim(
         self, worker: str, slots: int, *, block: float, lease: float, max_attempts: int
@@ -391,9 +400,17 @@ class RedisJobStore:
         return claims
 
     async def _next(
-        self, worker: str, slots: int, block: float, lease: float, max_attempts: int
+        self,
+        worker: str,
+        slots: int,
+        block: float,
+        lease: float,
+        max_attempts: int,
+        bells: tuple[bytes, ...] = (),
     ) -> list[Claim]:
-        await self._feed(keys=[self._p + "ring", self._stream], args=[self._p, slots])
+        await self._feed(keys=[self._p + "ring", self._stream], args=[self._p, slots, *bells])
+        if slots <= 0:
+            return []
         client = self._block if block > 0 else self._r
         reply = await client.xreadgroup(
             GROUP,
@@ -403,10 +420,12 @@ class RedisJobStore:
             block=int(block * 1000) if block > 0 else None,
         )
         entries = [entry for _, entries in reply or [] for entry in entries]
-        claims = await self._take(entries, worker, lease, max_attempts, takeover=False)
-        rung = any(b"bell" in fields for _, fields in entries)
-        if rung and len(claims) < slots:  # a doorbell: jobs may be waiting in the key queues
-            claims += await self._next(worker, slots - len(claims), 0, lease, max_attempts)
+        rung = tuple(eid for eid, fields in entries if b"job" not in fields)
+        jobs = [(eid, fields) for eid, fields in entries if b"job" in fields]
+        claims = await self._take(jobs, worker, lease, max_attempts, takeover=False)
+        if rung:  # a doorbell: jobs may be waiting in the key queues
+            more = max(0, slots - len(claims))
+            claims += await self._next(worker, more, 0, lease, max_attempts, rung)
         return claims
 
     async def _take(
@@ -443,10 +462,9 @@ class RedisJobStore:
                     "1" if takeover else "0",
                 ],
             )
-            if outcome == b"ok":
-                record = await self.get(job_id)
-                if record is not None:
-                    claims.append(Claim(record, token, takeover))
+            if isinstance(outcome, list):  # held: the record, as a flat field/value list
+                record = _record(dict(zip(outcome[::2], outcome[1::2], strict=True)))
+                claims.append(Claim(record, token, takeover))
             elif outcome == b"gone":
                 await self._done_with(eid)
         return claims

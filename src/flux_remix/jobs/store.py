@@ -26,7 +26,9 @@ class JobStore(Protocol):
         `NoCapacityError` when `capacity` jobs are."""
         ...
 
-    async def get(self, job_id: str) -> JobRecord | None: ...
+    async def get(self, job_id: str, *, estimate: bool = True) -> JobRecord | None:
+        """The job's record; while it is queued, with its position and wait (`estimate`)."""
+        ...
 
     async def events(self, job_id: str, after: int = 0) -> list[JobEvent]:
         """The job's events with an id above `after` (all of them when it is 0)."""

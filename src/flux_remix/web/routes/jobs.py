@@ -200,8 +200,10 @@ async def create_job(
     return job_out(stored, await jobs.events(stored.id))
 
 
-async def _find(jobs: JobStore, job_id: str, key_id: str | None) -> JobRecord:
-    job = await jobs.get(job_id[:64]) if job_id.isalnum() else None
+async def _find(
+    jobs: JobStore, job_id: str, key_id: str | None, *, estimate: bool = True
+) -> JobRecord:
+    job = await jobs.get(job_id[:64], estimate=estimate) if job_id.isalnum() else None
     if job is None or job.owner != key_id:
         raise NotFoundError(f"No generation job '{job_id[:64]}' (jobs are kept for 15 minutes)")
     return job
@@ -247,7 +249,7 @@ async def job_events(
 ) -> Response:
     """Server-Sent Events: `stage` events (queued → translating → generating → done), then
     `result` or `failure`. Resume with `Last-Event-ID` (or `?after=`); 204 when nothing is left."""
-    job = await _find(jobs, job_id, caller.key_id)
+    job = await _find(jobs, job_id, caller.key_id, estimate=False)
     start = after or 0
     if last_event_id and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
