@@ -6,6 +6,7 @@ Every problem is reported as one `ConfigError` whose message names the variable.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -215,8 +216,16 @@ class Settings(BaseModel):
         if isinstance(value, str):
             if not value.strip():
                 return None
-            if len(value.strip().removeprefix("whsec_")) < 24:
-                raise ValueError("must be a long random string (whsec_ and base64, 24+ chars)")
+            secret = value.strip().removeprefix("whsec_")
+            try:
+                decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
+            except ValueError:
+                decoded = b""
+            if len(decoded) < 16:
+                raise ValueError(
+                    "expected whsec_ and at least 16 random bytes in base64, as Standard Webhooks "
+                    "receivers take it (e.g. `flux-remix jobs webhook-secret` output)"
+                )
             return value.strip()
         return value
 

@@ -266,6 +266,9 @@ class EmbeddedJobStore:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return Claim(_record(row), token, takeover)
 
+    def wake(self) -> None:
+        self._work.set()
+
     async def renew(self, job_id: str, token: str, lease: float) -> Renewal:
         with self._db:
             cursor = self._db.execute(

@@ -475,6 +475,9 @@ class RedisJobStore:
             pipe.xdel(self._stream, eid)
             await pipe.execute()
 
+    def wake(self) -> None:
+        return None  # a blocked XREADGROUP returns within its block time (CLAIM_WAIT)
+
     async def renew(self, job_id: str, token: str, lease: float) -> Renewal:
         worker = token.rsplit(":", 1)[0]
         outcome = await self._renew(

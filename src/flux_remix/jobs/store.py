@@ -46,6 +46,10 @@ class JobStore(Protocol):
         robin by key. Each is held for `lease` seconds unless renewed."""
         ...
 
+    def wake(self) -> None:
+        """Let this process's waiting `claim` return early (at shutdown), where the store can."""
+        ...
+
     async def renew(self, job_id: str, token: str, lease: float) -> Renewal: ...
 
     async def append(

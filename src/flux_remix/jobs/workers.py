@@ -29,6 +29,9 @@ from flux_remix.jobs.store import JobStore, Renewal
 
 log = logging.getLogger("flux_remix.jobs")
 
+CLAIM_WAIT = 1.0  # seconds an idle dispatcher waits in one claim for work
+STOP_WAIT = CLAIM_WAIT + 4.0  # for the dispatcher to notice a stop before it is cancelled
+
 Describe = Callable[[BaseException], dict[str, Any]]
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
 Finished = Callable[[JobRecord], Awaitable[None]]  # after a job's last event (webhooks)
@@ -101,6 +104,7 @@ class Workers:
         self._dispatcher: asyncio.Task[None] | None = None
         self._alive: asyncio.Task[None] | None = None
         self._handing_back = False
+        self._stopping = False
 
     async def __aenter__(self) -> Workers:
         await self.store.recover()
@@ -122,9 +126,14 @@ class Workers:
         return len(self._running)
 
     def stop_claiming(self) -> None:
-        for task in (self._dispatcher, self._alive):
-            if task is not None:
-                task.cancel()
+        """No new jobs: the dispatcher stops after its current claim (at most a second, so
+        that no Redis read is cut short: a cancelled blocking read can leave redis-py's
+        connection waiting)."""
+        self._stopping = True
+        self._free.set()
+        self.store.wake()
+        if self._alive is not None:
+            self._alive.cancel()
 
     async def wait_idle(self, grace: float) -> None:
         """Let the running jobs finish, for up to `grace` seconds."""
@@ -136,9 +145,13 @@ class Workers:
         """Stop claiming, give running jobs the grace period, hand back the rest."""
         self.stop_claiming()
         for task in (self._dispatcher, self._alive):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if task is None:
+                continue
+            if not task.done():
+                await asyncio.wait({task}, timeout=STOP_WAIT)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await self.wait_idle(self._grace)
         self._handing_back = True
         tasks = list(self._running.values())
@@ -153,7 +166,7 @@ class Workers:
                 await self.store.register(self.name, self._slots)
 
     async def _dispatch(self) -> None:
-        while True:
+        while not self._stopping:
             free = self._slots - len(self._running)
             if free <= 0:
                 self._free.clear()
@@ -163,7 +176,7 @@ class Workers:
                 claims = await self.store.claim(
                     self.name,
                     free,
-                    block=1.0,
+                    block=CLAIM_WAIT,
                     lease=self._lease,
                     max_attempts=self._max_attempts,
                 )
@@ -204,6 +217,9 @@ class Workers:
     async def _attempt(self, held: _Held) -> None:
         claim = held.claim
         record = claim.record
+        if claim.takeover:  # readers see why the stages start over
+            event = {"stage": "queued", "reason": "taken over from a worker that stopped"}
+            held.note(await self.store.append(record.id, claim.token, "stage", event))
 
         async def checkpoint() -> None:  # before the pipeline stores anything: ask the store
             held.note(await self.store.renew(record.id, claim.token, self._lease))
