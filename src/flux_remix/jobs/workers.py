@@ -34,7 +34,7 @@ STOP_WAIT = CLAIM_WAIT + 4.0  # for the dispatcher to notice a stop before it is
 
 Describe = Callable[[BaseException], dict[str, Any]]
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
-Finished = Callable[[JobRecord], Awaitable[None]]  # after a job's last event (webhooks)
+Finished = Callable[[JobRecord], Awaitable[None]]  # after the last event of a job with a webhook
 
 
 class Runner(Protocol):
@@ -262,8 +262,8 @@ class Workers:
             run_s = now - record.started if record.started else None
             wait_s = record.started - record.created if record.started else None
             self._observer.job_finished(status, run_s, wait_s)
-        if self._finished is not None:
-            final = await self.store.get(claim.record.id)
+        if self._finished is not None and claim.record.webhook_url:
+            final = await self.store.get(claim.record.id, estimate=False)
             if final is not None:
                 await self._finished(final)
 
