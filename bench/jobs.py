@@ -98,11 +98,16 @@ async def throughput(app: Server, job: bool, seconds: float, concurrency: int) -
                 errors += 1
 
     limits = httpx.Limits(max_connections=concurrency * 2)
+    cpu = time.process_time()
+    server_cpu = app.cpu_seconds()
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         t0 = time.monotonic()
         await asyncio.gather(*(loop(client) for _ in range(concurrency)))
         elapsed = time.monotonic() - t0
-    return [concurrency, done, errors, done / elapsed]
+    per = max(done, 1)
+    client_ms = (time.process_time() - cpu) / per * 1000
+    server_ms = (app.cpu_seconds() - server_cpu) / per * 1000
+    return [concurrency, done, errors, done / elapsed, f"{server_ms:.1f}", f"{client_ms:.1f}"]
 
 
 def main() -> None:
@@ -150,7 +155,15 @@ def main() -> None:
             print(
                 report.table(
                     f"c={args.concurrency}: completed per second (submit → final event for jobs)",
-                    ("server: path", "c", "completed", "errors", "per s"),
+                    (
+                        "server: path",
+                        "c",
+                        "done",
+                        "errors",
+                        "per s",
+                        "server CPU ms/each",
+                        "client CPU ms/each",
+                    ),
                     runs,
                 )
             )
