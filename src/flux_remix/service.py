@@ -198,7 +198,10 @@ class ImageService:
             failures=failed,
         )
         if self.limiter is not None:
-            await self.limiter.charge(key_id, generation.neurons + outcome.neurons)
+            # a job's charge counts once, even when a takeover re-runs it after the charge
+            await self.limiter.charge(
+                key_id, generation.neurons + outcome.neurons, once=job.id if job else None
+            )
         await progress("done", {"id": generation.id, "images": len(images)})
         return generation
 

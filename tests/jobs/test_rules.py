@@ -91,3 +91,31 @@ def test_job_settings_are_checked_at_start_up():
     ):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             load_settings(bad)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def counters(request):
+    from flux_remix.ids import new_id
+    from flux_remix.keys.quota import MemoryCounters, RedisCounters
+    from flux_remix.redis_client import redis_from_url
+    from tests.jobs.conftest import drop_prefix
+    from tests.servers import require_redis
+
+    if request.param == "memory":
+        yield MemoryCounters()
+        return
+    client = redis_from_url(require_redis())
+    prefix = f"test-charge-{new_id(4)}:"
+    yield RedisCounters(client, prefix)
+    await drop_prefix(client, prefix)
+    await client.aclose()
+
+
+async def test_a_jobs_charge_counts_once_however_often_it_is_re_run(counters):
+    day = "2026-12-07"
+    await counters.add("key_1", day, 10.0, once="job_a")
+    await counters.add("key_1", day, 10.0, once="job_a")  # the re-run after a takeover
+    await counters.add("key_1", day, 5.0, once="job_b")
+    await counters.add("key_1", day, 1.0)  # a plain request: always counted
+    await counters.add("key_1", day, 1.0)
+    assert await counters.used("key_1", day) == 17.0
