@@ -3,6 +3,8 @@ every replica), else SQLite in the data directory (one process)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +19,8 @@ from flux_remix.jobs.webhooks import Webhooks, webhook_secret
 from flux_remix.jobs.workers import Describe, Runner, Workers
 from flux_remix.metrics import Metrics
 from flux_remix.settings import Settings
+
+log = logging.getLogger("flux_remix.jobs")
 
 JOBS_FILE = "jobs.sqlite3"
 BLOCKING_CONNECTIONS = 1024  # one per progress stream being followed, plus one per process
@@ -74,6 +78,10 @@ async def open_workers(
             observer=metrics,
         )
         async with workers:
+            with contextlib.suppress(Exception):  # a store hiccup here costs only the resume
+                resumed = await webhooks.resume(await store.list_jobs(limit=1000))
+                if resumed:
+                    log.info("resumed %d webhook deliveries left by a stopped process", resumed)
             yield workers
     finally:
         await webhooks.aclose()

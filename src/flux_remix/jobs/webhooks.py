@@ -151,7 +151,8 @@ class Webhooks:
         assert record.webhook_url
         msg_id = f"msg_{record.id}"
         body = json.dumps(self._render(record), ensure_ascii=False, separators=(",", ":"))
-        for attempt in range(1, self._attempts + 1):
+        done_before = int((record.webhook or {}).get("attempts", 0))
+        for attempt in range(done_before + 1, self._attempts + 1):
             headers = self.sign(msg_id, datetime.now(tz=UTC), body)
             try:
                 response = await self._http.post(record.webhook_url, content=body, headers=headers)
@@ -182,6 +183,23 @@ class Webhooks:
                     self._observer.webhook_delivery("gave_up")
                 return
             await asyncio.sleep(wait)
+
+    async def resume(self, records: list[JobRecord], *, overdue: float = 60.0) -> int:
+        """Take up the deliveries of finished jobs that nobody is delivering any more (the
+        process that was retrying them stopped): those waiting or retrying for more than
+        `overdue` seconds past their due time. Returns how many were taken up. Two processes
+        that both take one up send the same `webhook-id`, which receivers use to drop repeats."""
+        now = time.time()
+        taken = 0
+        for record in records:
+            state = record.webhook or {}
+            if not record.done or state.get("state") not in ("waiting", "retrying"):
+                continue
+            due = state.get("next_attempt_at") or record.finished or now
+            if now - float(due) > overdue:
+                await self.finished(record)
+                taken += 1
+        return taken
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
