@@ -293,6 +293,9 @@ class RedisJobStore:
         slots = sum(
             int(v.split(b":")[0]) for v in workers.values() if float(v.split(b":")[1]) > seen
         )
+        gone = [w for w, v in workers.items() if float(v.split(b":")[1]) < seen - 3600]
+        if gone:  # processes that stopped an hour ago and more
+            await self._r.hdel(self._p + "workers", *gone)
         self._figures = (now, max(1, slots), [float(r) for r in recent])
         return self._figures
 
