@@ -5,14 +5,16 @@
     P ev:<id>      stream  its events, stream ids 0-1, 0-2 … (the SSE ids; read from any id)
     P q:<owner>    list    the key's queued jobs, in order
     P ring         list    keys with queued jobs, in the order they get their next turn
-    P stream       stream  work for the consumer group `workers`: job entries and doorbells
+    P stream       stream  work for the consumer group `workers`: one entry per running job
+    P bell         stream  doorbells: one per submission or hand-back (capped), wakes idle workers
     P active[:<owner>] set queued + running jobs (the per-key limit and global capacity)
     P all          zset    every job by creation time (listing), P runs: recent run times
 
-Fair order: a submission queues the job on its key's list and rings the doorbell (a `bell`
-entry on the work stream). A process with free worker slots reads the stream
-(`XREADGROUP`), and for each free slot moves the next job round robin by key from the lists
-onto the stream (`feed`), so the stream only ever holds work some worker is ready for.
+Fair order: a submission queues the job on its key's list and rings the doorbell. A process
+with free worker slots (woken by the doorbell, or looking after a job finished) runs one
+script that moves the next jobs round robin by key from the lists onto the work stream and
+reads them at once as its own (`XREADGROUP`), so the stream only ever holds work a worker
+has taken.
 A job entry stays pending in the group while it runs; its worker's heartbeat renews the
 record's lease and resets the entry's idle time (`XCLAIM` to itself). A worker that dies stops
 both, and another process's `XAUTOCLAIM` takes the entry, and with it the job, over once it has
@@ -73,7 +75,7 @@ local function finish(rec, ev, stream, runs, p, id, kind, data, status, now, ret
 end
 """
 
-# KEYS: rec ev q ring stream; ARGV: id owner per_key capacity prefix event_head slots mean_run
+# KEYS: rec ev q ring bell; ARGV: id owner per_key capacity prefix event_head slots mean_run
 #       created maxlen field value …
 _SUBMIT = """
 local p = ARGV[5]
@@ -98,22 +100,21 @@ end
 local data = ARGV[6] .. '"position":' .. pos .. ',"wait_s":' .. wait .. '}'
 add_event(KEYS[1], KEYS[2], 'stage', data, ARGV[10])
 redis.call('HSET', KEYS[1], 'stage', 'queued')
-redis.call('XADD', KEYS[5], '*', 'bell', '1')
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', 100, '*', 'bell', '1')
 return pos
 """
 
-# KEYS: ring stream; ARGV: prefix count bell… — moves up to `count` queued jobs onto the work
-# stream, one per key per turn (and drops the doorbells that woke the caller)
-_FEED = """
-for i = 3, #ARGV do
-  redis.call('XACK', KEYS[2], 'workers', ARGV[i])
-  redis.call('XDEL', KEYS[2], ARGV[i])
-end
+# KEYS: ring stream; ARGV: prefix slots lease_until now consumer token… — one round trip from
+# free slots to held jobs: move the next jobs round robin by key onto the work stream, read
+# them as this consumer (they stay pending in the group while they run) and hold them.
+# Answers token, record (HGETALL) pairs.
+_CLAIM = """
+local p, slots = ARGV[1], tonumber(ARGV[2])
 local fed = 0
-while fed < tonumber(ARGV[2]) do
+while fed < slots do
   local owner = redis.call('LMOVE', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')
   if not owner then break end
-  local q = ARGV[1] .. 'q:' .. owner
+  local q = p .. 'q:' .. owner
   local id = redis.call('LPOP', q)
   if redis.call('LLEN', q) == 0 then redis.call('LREM', KEYS[1], -1, owner) end
   if id then
@@ -121,7 +122,27 @@ while fed < tonumber(ARGV[2]) do
     fed = fed + 1
   end
 end
-return fed
+local out = {}
+if fed == 0 then return out end
+local reply = redis.call('XREADGROUP', 'GROUP', 'workers', ARGV[5], 'COUNT', fed,
+                         'STREAMS', KEYS[2], '>')
+if not reply then return out end
+for _, entry in ipairs(reply[1][2]) do
+  local eid, id = entry[1], entry[2][2]
+  local rec = p .. 'rec:' .. id
+  if redis.call('HGET', rec, 'status') == 'queued' then
+    local token = ARGV[6 + #out / 2]
+    redis.call('HSET', rec, 'status', 'running', 'token', token, 'lease', ARGV[3], 'entry', eid)
+    redis.call('HSETNX', rec, 'started', ARGV[4])
+    redis.call('HINCRBY', rec, 'attempts', 1)
+    out[#out + 1] = token
+    out[#out + 1] = redis.call('HGETALL', rec)
+  else
+    redis.call('XACK', KEYS[2], 'workers', eid)
+    redis.call('XDEL', KEYS[2], eid)
+  end
+end
+return out
 """
 
 # KEYS: rec ev stream runs; ARGV: token lease_until now entry max_attempts failure retention
@@ -171,7 +192,7 @@ if redis.call('HGET', KEYS[1], 'cancel') == '1' then return 'cancel' end
 return 'ok'
 """
 
-# KEYS: rec ev q ring stream; ARGV: token owner data maxlen
+# KEYS: rec ev q ring stream bell; ARGV: token owner data maxlen
 _HAND_BACK = """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 local entry = redis.call('HGET', KEYS[1], 'entry')
@@ -184,7 +205,7 @@ redis.call('HDEL', KEYS[1], 'token', 'lease', 'entry')
 add_event(KEYS[1], KEYS[2], 'stage', ARGV[3], ARGV[4])
 local id = redis.call('HGET', KEYS[1], 'id')
 if redis.call('LPUSH', KEYS[3], id) == 1 then redis.call('LPUSH', KEYS[4], ARGV[2]) end
-redis.call('XADD', KEYS[5], '*', 'bell', '1')
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', 100, '*', 'bell', '1')
 return 1
 """
 
@@ -223,8 +244,10 @@ class RedisJobStore:
         self._p = prefix + "jobs:"
         self._retention = int(retention)
         self._stream = self._p + "stream"
+        self._bell = self._p + "bell"
+        self._bell_seen = "0-0"  # the last doorbell this process woke on
         self._submit = redis.register_script(_PRELUDE + _SUBMIT)
-        self._feed = redis.register_script(_FEED)
+        self._claim = redis.register_script(_CLAIM)
         self._hold = redis.register_script(_PRELUDE + _HOLD)
         self._renew = redis.register_script(_RENEW)
         self._append = redis.register_script(_PRELUDE + _APPEND)
@@ -368,7 +391,7 @@ class RedisJobStore:
         flat = [part for pair in fields.items() for part in pair]
         owner = _owner(record.owner)
         keys = [self._rec(record.id), self._ev(record.id), self._q(record.owner)]
-        keys += [self._p + "ring", self._stream]
+        keys += [self._p + "ring", self._bell]
         args: list[str | int] = [record.id, owner, per_key, capacity, self._p, head, slots, mean]
         position = await self._submit(
             keys=keys, args=[*args, repr(record.created), MAX_EVENTS, *flat]
@@ -397,39 +420,26 @@ class RedisJobStore:
             )
             claims += await self._take(entries, worker, lease, max_attempts, takeover=True)
         if len(claims) < slots:
-            claims += await self._next(worker, slots - len(claims), 0, lease, max_attempts)
-        if not claims and block > 0:
-            claims += await self._next(worker, slots, block, lease, max_attempts)
+            claims += await self._claim_now(worker, slots - len(claims), lease)
+        if not claims and block > 0:  # wait for a doorbell: a submission or a hand-back
+            reply = await self._block.xread(
+                {self._bell: self._bell_seen}, count=100, block=int(block * 1000)
+            )
+            rung = [eid for _, entries in reply or [] for eid, _ in entries]
+            if rung:
+                self._bell_seen = rung[-1].decode()
+                claims += await self._claim_now(worker, slots, lease)
         return claims
 
-    async def _next(
-        self,
-        worker: str,
-        slots: int,
-        block: float,
-        lease: float,
-        max_attempts: int,
-        bells: tuple[bytes, ...] = (),
-    ) -> list[Claim]:
-        await self._feed(keys=[self._p + "ring", self._stream], args=[self._p, slots, *bells])
-        if slots <= 0:
-            return []
-        client = self._block if block > 0 else self._r
-        reply = await client.xreadgroup(
-            GROUP,
-            worker,
-            {self._stream: ">"},
-            count=slots,
-            block=int(block * 1000) if block > 0 else None,
-        )
-        entries = [entry for _, entries in reply or [] for entry in entries]
-        rung = tuple(eid for eid, fields in entries if b"job" not in fields)
-        jobs = [(eid, fields) for eid, fields in entries if b"job" in fields]
-        claims = await self._take(jobs, worker, lease, max_attempts, takeover=False)
-        if rung:  # a doorbell: jobs may be waiting in the key queues
-            more = max(0, slots - len(claims))
-            claims += await self._next(worker, more, 0, lease, max_attempts, rung)
-        return claims
+    async def _claim_now(self, worker: str, slots: int, lease: float) -> list[Claim]:
+        tokens = [f"{worker}:{new_id(6)}" for _ in range(slots)]
+        now = time.time()
+        args: list[str | int] = [self._p, slots, repr(now + lease), repr(now), worker, *tokens]
+        out = await self._claim(keys=[self._p + "ring", self._stream], args=args)
+        return [
+            Claim(_record(dict(zip(flat[::2], flat[1::2], strict=True))), token.decode())
+            for token, flat in zip(out[::2], out[1::2], strict=True)
+        ]
 
     async def _take(
         self,
@@ -518,7 +528,7 @@ class RedisJobStore:
         if record is None:
             return False
         keys = [self._rec(job_id), self._ev(job_id), self._q(record.owner)]
-        keys += [self._p + "ring", self._stream]
+        keys += [self._p + "ring", self._stream, self._bell]
         data = dumps({"stage": "queued", "reason": reason})
         done = await self._hand_back(
             keys=keys, args=[token, _owner(record.owner), data, MAX_EVENTS]
