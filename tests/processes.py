@@ -98,9 +98,10 @@ class ServeProcess:
 
 
 @contextmanager
-def shared_backends(seaweedfs: SeaweedFS, bucket: str) -> Iterator[dict[str, str]]:
+def shared_backends(seaweedfs: SeaweedFS, bucket: str, **extra: str) -> Iterator[dict[str, str]]:
     """Settings for replicas sharing Redis (a fresh key prefix), a fresh PostgreSQL schema and a
-    fresh SeaweedFS bucket, and the secrets every replica must have in common."""
+    fresh SeaweedFS bucket, and the secrets every replica must have in common (`extra`: more
+    environment for every replica)."""
     redis_url = require_redis()
     tag = uuid.uuid4().hex[:10]
     with postgres_schema() as database_url:
@@ -111,15 +112,17 @@ def shared_backends(seaweedfs: SeaweedFS, bucket: str) -> Iterator[dict[str, str
             "FLUX_REMIX_SESSION_SECRET": f"replica-session-secret-{tag}-0123456789",
             "FLUX_REMIX_KEY_PEPPER": f"replica-key-pepper-{tag}",
             **seaweedfs.env(f"{bucket}-{tag}"),
+            **extra,
         }
 
 
 @contextmanager
 def replica_pair(
-    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str
+    tmp_path: Path, emulator_url: str, seaweedfs: SeaweedFS, bucket: str, **extra: str
 ) -> Iterator[tuple[ServeProcess, ServeProcess]]:
-    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket."""
-    with shared_backends(seaweedfs, bucket) as shared:
+    """Two `serve` processes sharing Redis, a fresh PostgreSQL schema and a SeaweedFS bucket
+    (`extra`: more environment for both)."""
+    with shared_backends(seaweedfs, bucket, **extra) as shared:
         a_env = base_env(tmp_path / "a", emulator_url, **shared)
         b_env = base_env(tmp_path / "b", emulator_url, **shared)
         with (

@@ -1,4 +1,5 @@
-"""The `flux-remix` command: serve, generate, prompt, models, accounts, keys, emulator.
+"""The `flux-remix` command: serve, worker, generate, prompt, models, accounts, keys, jobs,
+emulator.
 
 The CLI is the only place that turns errors into exit codes and messages.
 """
@@ -26,6 +27,7 @@ from flux_remix.commands.exits import (
     fail,
     write_json,
 )
+from flux_remix.commands.jobs import jobs_app
 from flux_remix.commands.keys import keys_app
 from flux_remix.settings import Settings, load_settings
 
@@ -393,7 +395,30 @@ def emulator(
     run(host, port, EmulatorConfig.demo(daily_neurons=daily_neurons, latency=latency))
 
 
+@app.command()
+def worker(
+    wrangler: WranglerOpt = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="debug, info, warning, error (default: LOG_LEVEL)")
+    ] = None,
+) -> None:
+    """Run generation jobs only (no HTTP): FLUX_REMIX_WORKERS at a time, from the shared queue."""
+    from flux_remix.commands.worker import run_workers
+    from flux_remix.logs import configure_logging
+
+    settings = _settings(wrangler)
+    level = (log_level or settings.log_level).upper()
+    configure_logging(settings, fmt=settings.log_format, level=level)
+    if settings.workers <= 0:
+        raise typer.BadParameter("FLUX_REMIX_WORKERS is 0: nothing to run")
+    try:
+        asyncio.run(run_workers(settings, settings.workers))
+    except e.ConfigError as exc:
+        raise fail(exc) from None
+
+
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 
 
 def main() -> None:

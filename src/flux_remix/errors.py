@@ -11,9 +11,11 @@
     │   │   └── AuthThrottledError    too many failed attempts from here (429, Retry-After)
     │   ├── PermissionDeniedError     a valid key without the needed role (403)
     │   ├── NotFoundError             no such image, or not one this key may see (404)
+    │   ├── JobConflictError          the job cannot do that in its state (409)
     │   └── KeyQuotaError             this API key's own limit is reached (429, Retry-After)
     │       ├── KeyRateLimitedError   its requests per minute
-    │       └── KeyBudgetExhaustedError  its daily neurons
+    │       ├── KeyBudgetExhaustedError  its daily neurons
+    │       └── JobLimitError         its jobs queued or running
     ├── UpstreamError                 Cloudflare refused or failed the call
     │   ├── QuotaExhaustedError       daily free neurons used up (4006 / 3036)
     │   ├── CapacityError             capacity temporarily exceeded (3040)
@@ -29,6 +31,7 @@
     │   └── MalformedResponseError    a body that is not what the contract promises
     ├── NoCapacityError               every account is exhausted, cooling down or disabled
     ├── OverloadedError               this process has too many generations (503, Retry-After)
+    ├── JobCancelledError             the job's owner cancelled it (a job's `failure` event)
     └── StorageError                  the metadata or blob store failed (503)
 
 Only the upstream client turns HTTP responses into `UpstreamError`s; only the web layer turns
@@ -242,3 +245,21 @@ class OverloadedError(FluxRemixError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class JobLimitError(KeyQuotaError):
+    """This API key already has as many jobs queued or running as it may (429, Retry-After)."""
+
+    kind = "job_limit"
+
+
+class JobConflictError(RequestError):
+    """The job cannot do that in its state, e.g. cancelling a finished job (409)."""
+
+    kind = "conflict"
+
+
+class JobCancelledError(FluxRemixError):
+    """The job's owner cancelled it; what it made before the cancel is kept."""
+
+    kind = "cancelled"

@@ -16,6 +16,11 @@ account labels and outcome kinds: bounded sets, and never an account id, token o
                    flux_remix_account_breaker_trips_total{account}   (an account rests)
     cache          flux_remix_cache_lookups_total{cache,result}             (hit / miss / joined)
     prompts        flux_remix_translations_total{translator}
+    jobs           flux_remix_jobs{status}                                   (queued, running)
+                   flux_remix_jobs_finished_total{status}
+                   flux_remix_job_wait_seconds, flux_remix_job_run_seconds   (histograms)
+                   flux_remix_job_takeovers_total
+                   flux_remix_webhook_deliveries_total{outcome}
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ UNMATCHED_ROUTE = "unmatched"  # requests no route matched share one label (boun
 
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120)
+_JOB_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 
 
 class Metrics:
@@ -122,6 +128,42 @@ class Metrics:
             registry=r,
         )
 
+        self._jobs = Gauge(
+            "flux_remix_jobs",
+            "Jobs queued or running now, in the job store",
+            ["status"],
+            registry=r,
+        )
+        self._jobs_finished = Counter(
+            "flux_remix_jobs_finished",
+            "Jobs this process finished, by final status",
+            ["status"],
+            registry=r,
+        )
+        self._job_wait = Histogram(
+            "flux_remix_job_wait_seconds",
+            "Time from submission to a worker's first start of a job",
+            buckets=_JOB_BUCKETS,
+            registry=r,
+        )
+        self._job_run = Histogram(
+            "flux_remix_job_run_seconds",
+            "Time from a job's first start to its last event",
+            buckets=_JOB_BUCKETS,
+            registry=r,
+        )
+        self._takeovers = Counter(
+            "flux_remix_job_takeovers",
+            "Running jobs taken over from a worker that stopped renewing its lease",
+            registry=r,
+        )
+        self._webhooks = Counter(
+            "flux_remix_webhook_deliveries",
+            "Webhook delivery tries by outcome (delivered, failed_attempt, gave_up)",
+            ["outcome"],
+            registry=r,
+        )
+
     # --- HTTP (the middleware) --------------------------------------------------------------
 
     @contextmanager
@@ -188,6 +230,25 @@ class Metrics:
 
     def translation(self, translator: str) -> None:
         self._translations.labels(translator).inc()
+
+    # --- jobs (the workers, webhooks and the /metrics route) -------------------------------
+
+    def job_queue(self, by_status: dict[str, int]) -> None:
+        for status in ("queued", "running"):
+            self._jobs.labels(status).set(by_status.get(status, 0))
+
+    def job_finished(self, status: str, run_s: float | None, wait_s: float | None) -> None:
+        self._jobs_finished.labels(status).inc()
+        if run_s is not None:
+            self._job_run.observe(max(0.0, run_s))
+        if wait_s is not None:
+            self._job_wait.observe(max(0.0, wait_s))
+
+    def job_taken_over(self) -> None:
+        self._takeovers.inc()
+
+    def webhook_delivery(self, outcome: str) -> None:
+        self._webhooks.labels(outcome).inc()
 
     # --- exposition -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flux_remix.jobs import JobStore
     from flux_remix.runtime import Runtime
 
 PROBE_TIMEOUT = 2.0
@@ -76,7 +77,9 @@ async def writes_check(runtime: Runtime) -> Check:
     return Check("writes", ok, "working" if ok else "failing")
 
 
-async def check_ready(runtime: Runtime, *, draining: bool = False) -> Readiness:
+async def check_ready(
+    runtime: Runtime, *, draining: bool = False, jobs: JobStore | None = None
+) -> Readiness:
     report = Readiness()
     report.checks.append(Check("process", not draining, "draining" if draining else "serving"))
     store = runtime.service.store
@@ -85,5 +88,7 @@ async def check_ready(runtime: Runtime, *, draining: bool = False) -> Readiness:
     report.checks.append(await writes_check(runtime))
     if runtime.redis is not None:
         report.checks.append(await probe("redis", runtime.redis.ping))
+    if jobs is not None:
+        report.checks.append(await probe("jobs", jobs.ping))
     report.checks.append(await accounts_ready(runtime))
     return report

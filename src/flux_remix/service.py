@@ -21,7 +21,7 @@ from flux_remix.admission import Admission
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
 from flux_remix.generation import Flights, Keeper, Provenance
-from flux_remix.ids import new_id
+from flux_remix.ids import derived_id, new_id
 from flux_remix.keys import KeyLimiter
 from flux_remix.limits import ImageLimits, check_prompt
 from flux_remix.metrics import Metrics
@@ -54,6 +54,21 @@ Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 async def _no_progress(stage: str, info: dict[str, Any]) -> None:
     return None
+
+
+@dataclasses.dataclass(frozen=True)
+class JobContext:
+    """A generation run as a durable job (jobs/): its id names the generation and, with each
+    image's index, the image (`derived_id`), so an attempt that re-runs the job after a
+    takeover finds what an earlier one stored instead of storing it again; `checkpoint`
+    raises once the job was cancelled (or taken over), and is awaited before anything is
+    stored."""
+
+    id: str
+    checkpoint: Callable[[], Awaitable[None]]
+
+    def image_id(self, index: int) -> str:
+        return derived_id(self.id, str(index))
 
 
 class ImageService:
@@ -96,6 +111,7 @@ class ImageService:
         key_id: str | None = None,
         progress: Progress = _no_progress,
         unused_seed: UnusedSeed = "refuse",
+        job: JobContext | None = None,
     ) -> Generation:
         """Generate `req.n` images; raise a `FluxRemixError` when none could be made.
 
@@ -108,7 +124,7 @@ class ImageService:
                     model = self.resolve_model(req.model).id
                     note(model=model)
                     generation = await self._generate(
-                        req, key_id=key_id, progress=progress, unused_seed=unused_seed
+                        req, key_id=key_id, progress=progress, unused_seed=unused_seed, job=job
                     )
                 except e.FluxRemixError as err:
                     self.metrics.generation(model, err.kind)
@@ -119,6 +135,25 @@ class ImageService:
         note(cache=generation.cache)
         return generation
 
+    async def admit(
+        self, req: ImageRequest, *, key_id: str | None, unused_seed: UnusedSeed = "refuse"
+    ) -> ModelSpec:
+        """What `generate` checks before any work (the model, every parameter, the key's
+        budget), for a caller that queues the request to run later: raises as `generate` would."""
+        spec, _, _, _ = await self._admit(req, key_id, unused_seed)
+        return spec
+
+    async def _admit(
+        self, req: ImageRequest, key_id: str | None, unused_seed: UnusedSeed
+    ) -> tuple[ModelSpec, ImageRequest, AspectHint | None, EffectiveParams]:
+        spec = self.resolve_model(req.model)
+        sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
+        params = validate_request(spec, sized, self.image_limits, unused_seed=unused_seed)
+        if self.limiter is not None:  # before any upstream call: the key's daily neurons
+            estimate = spec.estimate_neurons(params.price_inputs()) * req.n
+            await self.limiter.check_budget(key_id, estimate)
+        return spec, sized, hint, params
+
     async def _generate(
         self,
         req: ImageRequest,
@@ -126,15 +161,11 @@ class ImageService:
         key_id: str | None,
         progress: Progress,
         unused_seed: UnusedSeed,
+        job: JobContext | None,
     ) -> Generation:
         started = time.perf_counter()
         timings = Timings()
-        spec = self.resolve_model(req.model)
-        sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
-        params = validate_request(spec, sized, self.image_limits, unused_seed=unused_seed)
-        if self.limiter is not None:  # before any upstream call: the key's daily neurons
-            estimate = spec.estimate_neurons(params.price_inputs()) * req.n
-            await self.limiter.check_budget(key_id, estimate)
+        spec, sized, hint, params = await self._admit(req, key_id, unused_seed)
         await progress("queued", {"model": spec.id})
 
         await progress("translating", {"mode": sized.translate or self.settings.translate_default})
@@ -147,8 +178,8 @@ class ImageService:
 
         await progress("generating", {"prompt": prompt, "n": req.n})
         t0 = time.perf_counter()
-        job = Provenance(
-            generation_id=new_id(),
+        run = Provenance(
+            generation_id=job.id if job else new_id(),
             key_id=key_id,
             model_name=spec.name,
             prompt=outcome,
@@ -158,7 +189,10 @@ class ImageService:
         )
         seeds = _seeds(params.seed, req.n)
         results = await _all_settled(
-            [self._image(job, params.with_seed(s), prompt, progress) for s in seeds]
+            [
+                self._image(run, params.with_seed(s), prompt, progress, job, i)
+                for i, s in enumerate(seeds)
+            ]
         )
         timings.generate_ms = (time.perf_counter() - t0) * 1000
         images = tuple(r for r in results if isinstance(r, GeneratedImage))
@@ -177,7 +211,7 @@ class ImageService:
         )
         timings.total_ms = (time.perf_counter() - started) * 1000
         generation = Generation(
-            id=job.generation_id,
+            id=run.generation_id,
             model_id=spec.id,
             model_name=spec.name,
             prompt=outcome,
@@ -191,7 +225,10 @@ class ImageService:
             seed_note=_seed_note(spec, params),
         )
         if self.limiter is not None:
-            await self.limiter.charge(key_id, generation.neurons + outcome.neurons)
+            # a job's charge counts once, even when a takeover re-runs it after the charge
+            await self.limiter.charge(
+                key_id, generation.neurons + outcome.neurons, once=job.id if job else None
+            )
         await progress("done", {"id": generation.id, "images": len(images)})
         return generation
 
@@ -228,17 +265,31 @@ class ImageService:
         return spec, sized, await self.prepare_prompt(spec, sized, hint, original=req.prompt)
 
     async def _image(
-        self, job: Provenance, params: EffectiveParams, prompt: str, progress: Progress
+        self,
+        run: Provenance,
+        params: EffectiveParams,
+        prompt: str,
+        progress: Progress,
+        job: JobContext | None = None,
+        index: int = 0,
     ) -> GeneratedImage:
-        """One image: from the cache, shared with an identical call, or made and stored."""
+        """One image: from the cache, shared with an identical call, or made and stored (or,
+        for a job, what an earlier attempt of it stored)."""
         try:
-            image = await self.keeper.obtain(job, params, prompt, lambda: self._one(params, prompt))
+            image = await self.keeper.obtain(
+                run,
+                params,
+                prompt,
+                lambda: self._one(params, prompt),
+                image_id=job.image_id(index) if job else None,
+                checkpoint=job.checkpoint if job else None,
+            )
         except e.StorageError:
             self.storage_health.failed()
             raise
         if image.cache == "miss":
             self.storage_health.succeeded()  # made and stored: writes work
-        if job.cacheable:
+        if run.cacheable:
             self.metrics.cache_lookup("image", image.cache)
         await progress("stored", {"id": image.id, "seed": image.seed, "cache": image.cache})
         return image

@@ -6,6 +6,7 @@ Every problem is reported as one `ConfigError` whose message names the variable.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -133,6 +134,17 @@ class Settings(BaseModel):
     key_rate_limit: int = Field(default=0, ge=0, le=1_000_000, alias="FLUX_REMIX_KEY_RATE_LIMIT")
     key_daily_neurons: float = Field(default=0.0, ge=0, alias="FLUX_REMIX_KEY_DAILY_NEURONS")
     key_pepper: SecretStr | None = Field(default=None, alias="FLUX_REMIX_KEY_PEPPER")
+    # generation jobs (jobs/): workers per process, fair shares, leases, retention, webhooks
+    workers: int = Field(default=64, ge=0, le=4096, alias="FLUX_REMIX_WORKERS")
+    jobs_per_key: int = Field(
+        default_factory=lambda: 4 * (os.cpu_count() or 1), ge=1, alias="FLUX_REMIX_JOBS_PER_KEY"
+    )
+    jobs_max: int = Field(default=10_000, ge=1, alias="FLUX_REMIX_JOBS_MAX")
+    job_lease: float = Field(default=15.0, ge=0.5, le=3600, alias="FLUX_REMIX_JOB_LEASE")
+    job_retention: float = Field(default=900.0, ge=1, alias="FLUX_REMIX_JOB_RETENTION")
+    webhook_secret: SecretStr | None = Field(default=None, alias="FLUX_REMIX_WEBHOOK_SECRET")
+    webhook_allow: tuple[str, ...] = Field(default=(), alias="FLUX_REMIX_WEBHOOK_ALLOW")
+    webhook_attempts: int = Field(default=8, ge=1, le=50, alias="FLUX_REMIX_WEBHOOK_ATTEMPTS")
     demo: bool = False
 
     # --- parsing of the original's string formats ------------------------------------------
@@ -209,6 +221,40 @@ class Settings(BaseModel):
                     "like https://chat.example.com (scheme and host, no path)"
                 )
         return tuple(value)
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _parse_webhook_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if not isinstance(value, list | tuple):
+            return value
+        for prefix in value:
+            if not re.match(r"^https?://[^/\s]+(/\S*)?$", prefix):
+                raise ValueError(
+                    f"'{prefix}' is not a URL prefix; expected comma-separated prefixes like "
+                    "https://hooks.example.com/flux/"
+                )
+        return tuple(value)
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _check_webhook_secret(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            secret = value.strip().removeprefix("whsec_")
+            try:
+                decoded = base64.b64decode(secret + "=" * (-len(secret) % 4), validate=True)
+            except ValueError:
+                decoded = b""
+            if len(decoded) < 16:
+                raise ValueError(
+                    "expected whsec_ and at least 16 random bytes in base64, as Standard Webhooks "
+                    "receivers take it (e.g. `flux-remix jobs webhook-secret` output)"
+                )
+            return value.strip()
+        return value
 
     @field_validator("extra_models", mode="before")
     @classmethod

@@ -69,6 +69,7 @@ EXIT_CODES: tuple[tuple[type[e.FluxRemixError], int], ...] = (
     (e.RateLimitedError, 5),
     (e.NoCapacityError, 5),
     (e.OverloadedError, 5),
+    (e.JobCancelledError, 3),  # the job was cancelled: it will not be served as asked
     (e.UpstreamError, 6),
     (e.StorageError, 7),
     (ServerUnreachableError, 8),

@@ -40,6 +40,10 @@ class Provenance:
         return self.prompt.final if self.prompt.enhanced else None
 
 
+async def _go_on() -> None:
+    return None
+
+
 def now_us() -> int:
     return time.time_ns() // 1000
 
@@ -73,25 +77,43 @@ class Keeper:
         params: EffectiveParams,
         prompt: str,
         make: Callable[[], Awaitable[GeneratedImage]],
+        *,
+        image_id: str | None = None,
+        checkpoint: Callable[[], Awaitable[None]] | None = None,
     ) -> GeneratedImage:
         """The image for `params`: from storage, from an identical call in flight, or `make()`d
-        and stored."""
+        and stored.
+
+        With `image_id` (a durable job's image, see service.JobContext) the image is stored
+        under that id, and when an earlier attempt of the job stored it already, that image is
+        answered as it was, with no upstream call: a job re-run after a takeover stores each
+        image once. `checkpoint()` is awaited before anything is stored (it raises to stop)."""
+        if image_id is not None:
+            earlier = await self._earlier(image_id)
+            if earlier is not None:
+                return image_of(earlier.record, earlier.data, "miss")
+        check = checkpoint or _go_on
         if not job.cacheable:
-            stored = await self._fresh(job, params, prompt, make, None)
+            stored = await self._fresh(job, params, prompt, make, None, image_id, check)
             return image_of(stored.record, stored.data, "miss", stored.b64)
         key = image_cache_key(params, prompt, scope=job.key_id)  # one key's cache is its own
         found = await self.store.cached(key)
         if found is not None:
-            return await self._reuse(job, found, "hit")
+            return await self._reuse(job, found, "hit", image_id, check)
         stored, joined = await self.flights.run(
             key,
-            lambda: self._fresh(job, params, prompt, make, key),
+            lambda: self._fresh(job, params, prompt, make, key, image_id, check),
             lambda: self.store.cached(key),
             deadline=self.deadline,
         )
         if joined:
-            return await self._reuse(job, stored, "joined")
+            return await self._reuse(job, stored, "joined", image_id, check)
         return image_of(stored.record, stored.data, "miss", stored.b64)
+
+    async def _earlier(self, image_id: str) -> StoredImage | None:
+        record = await self.store.get(image_id)
+        data = await self.store.read(record) if record is not None else None
+        return StoredImage(record, data) if record is not None and data is not None else None
 
     async def _fresh(
         self,
@@ -100,9 +122,14 @@ class Keeper:
         prompt: str,
         make: Callable[[], Awaitable[GeneratedImage]],
         key: str | None,
+        image_id: str | None = None,
+        checkpoint: Callable[[], Awaitable[None]] = _go_on,
     ) -> StoredImage:
         t0 = time.perf_counter()
         image = await make()
+        if image_id is not None:
+            image = replace(image, id=image_id)
+        await checkpoint()
         generate_ms = (time.perf_counter() - t0) * 1000
         record = ImageRecord(
             id=image.id,
@@ -134,15 +161,21 @@ class Keeper:
         return StoredImage(record, image.data, image.b64)
 
     async def _reuse(
-        self, job: Provenance, source: StoredImage, cache: CacheOutcome
+        self,
+        job: Provenance,
+        source: StoredImage,
+        cache: CacheOutcome,
+        image_id: str | None = None,
+        checkpoint: Callable[[], Awaitable[None]] = _go_on,
     ) -> GeneratedImage:
         """The caller's image from a stored one: the same row when it is the caller's own,
         else a new row in the caller's history that shares the stored bytes."""
         if source.record.key_id == job.key_id:
             return image_of(source.record, source.data, cache, source.b64)
+        await checkpoint()
         record = replace(
             source.record,
-            id=new_id(),
+            id=image_id or new_id(),
             generation_id=job.generation_id,
             created_us=now_us(),
             key_id=job.key_id,

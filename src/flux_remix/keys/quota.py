@@ -54,7 +54,9 @@ class Counters(Protocol):
 
     async def used(self, key_id: str, day: str) -> float: ...
 
-    async def add(self, key_id: str, day: str, neurons: float) -> None: ...
+    async def add(self, key_id: str, day: str, neurons: float, once: str | None = None) -> None:
+        """Add `neurons` to the key's day; with `once` (a job id), only the first time."""
+        ...
 
 
 class MemoryCounters:
@@ -64,6 +66,7 @@ class MemoryCounters:
         self._tat: dict[str, float] = {}
         self._neurons: dict[tuple[str, str], float] = {}
         self._prune_at = self.PRUNE_AT
+        self._charged: set[tuple[str, str]] = set()  # (day, once) already counted
 
     async def take(self, key_id: str, per_minute: int, now: float) -> float:
         tat, wait = gcra(self._tat.get(key_id), now, per_minute)
@@ -80,9 +83,14 @@ class MemoryCounters:
     async def used(self, key_id: str, day: str) -> float:
         return self._neurons.get((day, key_id), 0.0)
 
-    async def add(self, key_id: str, day: str, neurons: float) -> None:
+    async def add(self, key_id: str, day: str, neurons: float, once: str | None = None) -> None:
         for old in [k for k in self._neurons if k[0] != day]:
             del self._neurons[old]  # yesterday's counts are no longer needed
+        self._charged = {c for c in self._charged if c[0] == day}
+        if once is not None:
+            if (day, once) in self._charged:
+                return
+            self._charged.add((day, once))
         self._neurons[(day, key_id)] = self._neurons.get((day, key_id), 0.0) + neurons
 
 
@@ -135,9 +143,13 @@ class RedisCounters:
             return 0.0
         return float(value) if value is not None else 0.0
 
-    async def add(self, key_id: str, day: str, neurons: float) -> None:
+    async def add(self, key_id: str, day: str, neurons: float, once: str | None = None) -> None:
         key = f"{self._prefix}key-neurons:{day}:{key_id}"
         try:
+            if once is not None:  # a job re-run after a takeover: counted by its first charge
+                marker = f"{self._prefix}key-charged:{day}:{once}"
+                if not await self._redis.set(marker, b"1", nx=True, ex=DAY_TTL):
+                    return
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incrbyfloat(key, neurons)
                 pipe.expire(key, DAY_TTL)
@@ -215,8 +227,9 @@ class KeyLimiter:
             )
         raise KeyBudgetExhaustedError(message, retry_after=wait)
 
-    async def charge(self, key_id: str | None, neurons: float) -> None:
-        """After a generation: add what it really cost to the key's day."""
+    async def charge(self, key_id: str | None, neurons: float, once: str | None = None) -> None:
+        """After a generation: add what it really cost to the key's day (with `once`, a job's
+        id: only its first charge counts, however often the job is re-run)."""
         if key_id is None or neurons <= 0 or self._ring.get(key_id) is None:
             return
-        await self._counters.add(key_id, utc_day(self._clock()), neurons)
+        await self._counters.add(key_id, utc_day(self._clock()), neurons, once)

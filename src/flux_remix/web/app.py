@@ -12,7 +12,8 @@ import httpx
 from fastapi import FastAPI
 
 from flux_remix import __version__
-from flux_remix.jobs import JobRegistry
+from flux_remix.jobs import open_job_store
+from flux_remix.jobs.setup import open_workers
 from flux_remix.keys.setup import check_key_lengths
 from flux_remix.metrics import Metrics
 from flux_remix.runtime import check_catalog, open_runtime
@@ -67,18 +68,29 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             open_runtime(settings, transport=transport, metrics=metrics) as runtime,
-            # closed after finish_generations() below has waited for running jobs: it cancels
-            # only what outlived the shutdown deadline
-            JobRegistry(jobs.describe_failure, grace=0) as job_registry,
+            open_job_store(settings, runtime.redis) as job_store,
+            # closed after finish_generations() below has waited for running jobs: it hands
+            # back to the queue only what outlived the shutdown deadline
+            open_workers(
+                settings,
+                job_store,
+                run=jobs.job_runner(runtime.service),
+                describe=jobs.describe_failure,
+                render=jobs.final_json,
+                metrics=metrics,
+                slots=settings.workers,
+            ) as workers,
         ):
             app.state.runtime = runtime
-            app.state.jobs = job_registry
+            app.state.jobs = job_store
             ring = runtime.keys.ring  # the true auth state: configured keys, stored keys, or open
             log.log(logging.INFO if ring.usable else logging.WARNING, "%s", ring.auth_state())
             app.state.sessions.store = session_store(
                 runtime.redis, settings.redis_prefix, settings.session_idle_timeout
             )
             yield
+            if workers is not None:
+                workers.stop_claiming()
             await finish_generations(app, metrics, settings.shutdown_timeout)
         log.info("shutdown complete: stores flushed and connections closed")
 

@@ -22,7 +22,8 @@ def start(client: httpx.Client, **fields) -> dict:
 def test_a_job_streams_every_stage_then_the_result_with_image_urls(app_server, emulator):
     with app_server.client(headers=AUTH) as c:
         job = start(c, prompt="一只猫", model="SD-XL-Lightning-CF", n=2, seed=7)
-        assert job["status"] in ("running", "succeeded")
+        assert job["status"] in ("queued", "running", "succeeded")
+        assert job["events"][0]["data"]["stage"] == "queued"
         assert job["events_url"] == f"/api/v1/jobs/{job['id']}/events"
         events = follow_job(c, job["id"])
         assert [e.id for e in events] == list(range(1, len(events) + 1))

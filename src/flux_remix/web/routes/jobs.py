@@ -1,27 +1,33 @@
 """Generation jobs: start one, follow its progress as Server-Sent Events, resume after a drop.
 
-`POST /api/v1/jobs` takes the native request, checks it, starts `ImageService.generate` as a
-job and answers 202 with the job's id. `GET /api/v1/jobs/{id}/events` streams its events with
-ids; a client that lost the stream reconnects with `Last-Event-ID` (browsers' EventSource does
-so by itself) and gets only what it missed. The last event is `result` (image URLs and every
-effective parameter) or `failure` (the native API's error object). `GET /api/v1/jobs/{id}` is the
+`POST /api/v1/jobs` takes the native request (and an optional `webhook_url`), checks it, and
+queues it in the job store; it answers 202 with the job's id, place in the queue and wait.
+Any replica's workers run it; any replica answers for it. `GET /api/v1/jobs/{id}/events`
+streams its events with ids; a client that lost the stream reconnects with `Last-Event-ID`
+(browsers' EventSource does so by itself) and gets only what it missed. The last event is
+`result` (image URLs and every effective parameter) or `failure` (the native API's error
+object; type `cancelled` after `DELETE /api/v1/jobs/{id}`). `GET /api/v1/jobs/{id}` is the
 same as one snapshot. Jobs are visible only to the key that started them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from flux_remix.errors import FluxRemixError, NotFoundError, RequestError
-from flux_remix.jobs import Job, JobEvent, JobRegistry
+from flux_remix.errors import FluxRemixError, JobCancelledError, NotFoundError
+from flux_remix.ids import new_id
+from flux_remix.jobs import JobEvent, JobRecord, JobStore, Runner, follow
+from flux_remix.jobs.webhooks import check_target
+from flux_remix.jobs.workers import Progress
 from flux_remix.schemas import Generation, ImageRequest
-from flux_remix.service import Progress
+from flux_remix.service import ImageService, JobContext
 from flux_remix.web.deps import CallerDep, RuntimeDep, ServiceDep, authenticate
 from flux_remix.web.errors import problem_of
 from flux_remix.web.urls import base_url, image_path
@@ -29,12 +35,20 @@ from flux_remix.web.urls import base_url, image_path
 router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(authenticate)])
 
 
-def get_jobs(request: Request) -> JobRegistry:
-    jobs: JobRegistry = request.app.state.jobs
+def get_jobs(request: Request) -> JobStore:
+    jobs: JobStore = request.app.state.jobs
     return jobs
 
 
-JobsDep = Annotated[JobRegistry, Depends(get_jobs)]
+JobsDep = Annotated[JobStore, Depends(get_jobs)]
+
+
+class JobRequest(ImageRequest):
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="POSTed the job's final JSON when it finishes (Standard Webhooks signed)",
+    )
 
 
 def describe_failure(exc: BaseException) -> dict[str, Any]:
@@ -89,6 +103,21 @@ def generation_result(g: Generation, base: str) -> dict[str, Any]:
     }
 
 
+def job_runner(service: ImageService) -> Runner:
+    """What a worker runs for a job: the pipeline, its result shaped as the `result` event."""
+
+    async def run(
+        record: JobRecord, progress: Progress, checkpoint: Callable[[], Awaitable[None]]
+    ) -> dict[str, Any]:
+        req = ImageRequest.model_validate(record.request)
+        generation = await service.generate(
+            req, key_id=record.owner, progress=progress, job=JobContext(record.id, checkpoint)
+        )
+        return generation_result(generation, record.base_url)
+
+    return run
+
+
 class JobEventOut(BaseModel):
     id: int
     event: str
@@ -103,53 +132,101 @@ class JobOut(BaseModel):
     events: list[JobEventOut]
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    position: int | None = Field(default=None, description="Place in the queue, while queued")
+    wait_s: float | None = Field(default=None, description="Estimated seconds until it starts")
+    attempts: int = 0
+    created: float
+    started: float | None = None
+    finished: float | None = None
+    webhook: dict[str, Any] | None = None
 
 
-def job_out(job: Job) -> JobOut:
-    failure = next((e.data for e in job.events if e.kind == "failure"), None)
+def job_out(job: JobRecord, events: list[JobEvent]) -> JobOut:
     return JobOut(
         id=job.id,
         status=job.status,
         stage=job.stage,
         events_url=f"/api/v1/jobs/{job.id}/events",
-        events=[JobEventOut(id=e.id, event=e.kind, data=e.data) for e in job.events],
+        events=[JobEventOut(id=e.id, event=e.kind, data=e.data) for e in events],
         result=job.result,
-        error=failure,
+        error=job.error,
+        position=job.position,
+        wait_s=job.wait_s,
+        attempts=job.attempts,
+        created=job.created,
+        started=job.started,
+        finished=job.finished,
+        webhook=job.webhook,
     )
+
+
+def final_json(job: JobRecord) -> dict[str, Any]:
+    """What a webhook delivers: the finished job as `GET /api/v1/jobs/{id}` shows it, without
+    its progress events."""
+    return job_out(job, []).model_dump(exclude={"events", "webhook"})
 
 
 @router.post("/jobs", status_code=202, response_model=JobOut)
 async def create_job(
-    req: ImageRequest, request: Request, service: ServiceDep, caller: CallerDep, jobs: JobsDep
+    req: JobRequest,
+    request: Request,
+    service: ServiceDep,
+    caller: CallerDep,
+    jobs: JobsDep,
+    runtime: RuntimeDep,
 ) -> JobOut:
-    """Start a generation and answer at once with its id; follow it at `events_url`.
+    """Queue a generation and answer at once with its id; follow it at `events_url`.
 
-    A request the model cannot take is refused here (422/404), before any job exists.
+    A request the model cannot take is refused here (422/404), before any job exists; a key
+    with FLUX_REMIX_JOBS_PER_KEY jobs queued or running gets 429.
     """
-    base = base_url(request)
+    settings = runtime.settings
+    image = ImageRequest.model_validate(req.model_dump(exclude={"webhook_url"}))
+    spec = await service.admit(image, key_id=caller.key_id)
+    webhook_url = None
+    if req.webhook_url is not None:
+        webhook_url = await check_target(req.webhook_url, settings.webhook_allow)
+    record = JobRecord(
+        id=new_id(),
+        owner=caller.key_id,
+        request=image.model_dump(exclude_none=True),
+        base_url=base_url(request),
+        created=time.time(),
+        webhook_url=webhook_url,
+        webhook={"state": "waiting", "attempts": 0} if webhook_url else None,
+    )
+    stored = await jobs.submit(
+        record, {"model": spec.id}, per_key=settings.jobs_per_key, capacity=settings.jobs_max
+    )
+    return job_out(stored, await jobs.events(stored.id))
 
-    async def run(progress: Progress) -> dict[str, Any]:
-        generation = await service.generate(req, key_id=caller.key_id, progress=progress)
-        return generation_result(generation, base)
 
-    job = jobs.start(run, owner=caller.key_id)
-    first = await job.first_event()
-    if first.kind == "failure" and isinstance(job.error, RequestError):
-        raise job.error
-    return job_out(job)
-
-
-def _find(jobs: JobRegistry, job_id: str, key_id: str | None) -> Job:
-    job = jobs.get(job_id, key_id)
-    if job is None:
+async def _find(
+    jobs: JobStore, job_id: str, key_id: str | None, *, estimate: bool = True
+) -> JobRecord:
+    job = await jobs.get(job_id[:64], estimate=estimate) if job_id.isalnum() else None
+    if job is None or job.owner != key_id:
         raise NotFoundError(f"No generation job '{job_id[:64]}' (jobs are kept for 15 minutes)")
     return job
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut)
 async def get_job(job_id: str, caller: CallerDep, jobs: JobsDep) -> JobOut:
-    """The job's status, its events so far, and its result or error once finished."""
-    return job_out(_find(jobs, job_id, caller.key_id))
+    """The job's status (with its place in the queue while queued), its events so far, and its
+    result or error once finished."""
+    job = await _find(jobs, job_id, caller.key_id)
+    return job_out(job, await jobs.events(job.id))
+
+
+@router.delete("/jobs/{job_id}", response_model=JobOut)
+async def cancel_job(job_id: str, caller: CallerDep, jobs: JobsDep) -> JobOut:
+    """Cancel the job: a queued one never starts; a running one stops at its next stage and
+    stores nothing more. Its stream ends with a `failure` event of type `cancelled`.
+    A finished job is a 409."""
+    job = await _find(jobs, job_id, caller.key_id)
+    failure = describe_failure(JobCancelledError("The job was cancelled by its owner"))
+    cancelled = await jobs.cancel(job.id, failure)
+    return job_out(cancelled, await jobs.events(job.id))
 
 
 def sse(event: JobEvent) -> str:
@@ -173,16 +250,16 @@ async def job_events(
 ) -> Response:
     """Server-Sent Events: `stage` events (queued → translating → generating → done), then
     `result` or `failure`. Resume with `Last-Event-ID` (or `?after=`); 204 when nothing is left."""
-    job = _find(jobs, job_id, caller.key_id)
+    job = await _find(jobs, job_id, caller.key_id, estimate=False)
     start = after or 0
     if last_event_id and last_event_id.strip().isdigit():
         start = int(last_event_id.strip())
-    if job.status != "running" and start >= len(job.events):
+    if job.done and not await jobs.events(job.id, start):
         return Response(status_code=204)  # EventSource stops reconnecting on 204
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 1000\n\n"
-        async for event in job.follow(start, heartbeat=runtime.settings.sse_keepalive):
+        async for event in follow(jobs, job.id, start, heartbeat=runtime.settings.sse_keepalive):
             if event is None:
                 if await request.is_disconnected():
                     return

@@ -439,7 +439,7 @@ function track(job) {
     handle(event.event, event.data);
     after = event.id;
   }
-  if (job.status && job.status !== "running") return;
+  if (job.status && job.status !== "queued" && job.status !== "running") return;
   follow(job.id, after, {
     onEvent: (kind, data) => handle(kind, data),
     onReconnecting: () => {
@@ -457,7 +457,12 @@ function track(job) {
 function handle(kind, data) {
   if (kind === "stage") {
     const stage = data.stage;
-    if (stage === "queued") status.textContent = t("status_queued");
+    if (stage === "queued") {
+      // the place in the queue (and a wait estimate) when others are ahead
+      const place = data.position > 1 ? ` · #${data.position}` : "";
+      const wait = data.position > 1 && data.wait_s ? ` · ~${Math.ceil(data.wait_s)} s` : "";
+      status.textContent = t("status_queued") + place + wait;
+    }
     if (stage === "translating") {
       status.textContent = t(data.enhance ? "status_enhancing" : "status_translating");
     }
