@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 from flux_remix.jobs.store import JobStore
 from flux_remix.jobs.webhooks import Webhooks
 from tests.jobs.conftest import job
-from tests.web.test_job_control import SECRET, Receiver
+from tests.jobs.receiver import SECRET, Receiver
 
 
 async def finished_with_webhook(store: JobStore, url: str, state: dict) -> str:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -17,6 +15,7 @@ from standardwebhooks import Webhook
 
 from flux_remix.emulator import FaultSpec
 from tests.conftest import ADMIN, AUTH
+from tests.jobs.receiver import SECRET, Receiver
 from tests.servers import require_redis
 from tests.web.helpers import follow_job
 
@@ -112,41 +111,11 @@ def test_jobs_run_round_robin_by_key_and_finished_ones_stay(start_app, emulator)
         assert other.get(f"/api/v1/jobs/{mine['id']}").json()["result"] == done["result"]
 
 
-class Receiver:
-    """A local webhook receiver that answers 500 to the first `failures` deliveries."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.received: list[tuple[float, dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((time.monotonic(), dict(self.headers), body))
-                self.send_response(500 if len(receiver.received) <= receiver.failures else 204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/flux"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver(failures=2)
     yield r
     r.close()
-
-
-SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def test_a_webhook_is_signed_and_retried_with_the_same_id(start_app, emulator, receiver):
