@@ -79,8 +79,15 @@ def test_a_refused_request_is_answered_before_its_body_is_read(serve, emulator):
                 headers={**AUTH, "Content-Type": "application/json"},
             )
             seconds = time.perf_counter() - started
+            # shed before anything else, the key too: a stranger learns only that it is full
+            stranger = await c.post("/v1/images/generations", json={**DS8, "size": "256x256"})
+            assert stranger.status_code == 503, stranger.text
+            assert stranger.json()["error"]["code"] == "overloaded"
+            assert int(stranger.headers["retry-after"]) >= 1
             served = [b.status_code for b in await asyncio.gather(*busy)]
             assert served == [200] * 8
+            shed = await c.get("/metrics", headers=AUTH)
+            assert "flux_remix_requests_shed_total 2.0" in shed.text
             return r.status_code, seconds
 
     status, seconds = asyncio.run(run())
