@@ -38,6 +38,7 @@ class Admission:
         self.running = 0
         self.waiting = 0
         self.mean_hold = 0.0  # seconds a generation recently held its slot (0: none measured)
+        self.arriving = 0  # requests let in by `web/shedding.py` that have not reached `slot`
         self._line: deque[asyncio.Future[None]] = deque()
 
     def expected_wait(self, place: int) -> float:
@@ -48,14 +49,15 @@ class Admission:
 
     @property
     def saturated(self) -> bool:
-        """Every slot is taken and the line is full: a new generation would be refused."""
-        return self.running >= self.max_inflight and not self._room()
+        """Every slot is taken and the line is full, counting the requests `arriving` as if
+        they had taken their places: a new generation would be refused."""
+        taken = self.running + self.arriving
+        ahead = self.waiting + max(0, taken - self.max_inflight)
+        return taken >= self.max_inflight and not self._room(ahead)
 
-    def _room(self) -> bool:
-        """Whether one more request may join the line."""
-        return self.waiting < self.max_waiting and (
-            self.expected_wait(self.waiting + 1) <= self.max_wait
-        )
+    def _room(self, ahead: int) -> bool:
+        """Whether a request with `ahead` others in line before it may join the line."""
+        return ahead < self.max_waiting and self.expected_wait(ahead + 1) <= self.max_wait
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -76,7 +78,7 @@ class Admission:
             self._release()
 
     async def _wait(self) -> None:
-        if not self._room():
+        if not self._room(self.waiting):
             raise overloaded(f"{self.running} generations running and {self.waiting} waiting")
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._line.append(turn)

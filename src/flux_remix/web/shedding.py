@@ -10,11 +10,12 @@ knowing and saves the key's HMAC. New routes get it by construction; the sign-in
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, get_args
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flux_remix.admission import overloaded
+from flux_remix.admission import Admission, overloaded
 from flux_remix.metrics import Metrics
 from flux_remix.web.auth_gate import OPEN_PATHS
 from flux_remix.web.errors import Shape, problem_of, render, shape_of_path
@@ -42,20 +43,30 @@ class Shedding:
         self.answers = refusals()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and self._full(scope):
+        admission = self._admission(scope)
+        if admission is None:
+            await self.app(scope, receive, send)
+        elif admission.saturated:
             self.metrics.request_shed()
             start, body = self.answers[shape_of_path(scope["path"])]
             await send(start)
             await send(body)
-            return
-        await self.app(scope, receive, send)
+        else:
+            # Requests that arrive together are started together: each one let in counts as
+            # arriving for one turn of the event loop, so the others of its batch beyond the
+            # bounds are refused in that same turn, before any admitted one parses its body.
+            admission.arriving += 1
+            try:
+                await asyncio.sleep(0)
+            finally:
+                admission.arriving -= 1
+            await self.app(scope, receive, send)
 
     @staticmethod
-    def _full(scope: Scope) -> bool:
+    def _admission(scope: Scope) -> Admission | None:
+        """The admission a POST of this path is judged by, if any."""
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] in OPEN_PATHS:
+            return None
         app: Any = scope.get("app")
         runtime = getattr(app.state, "runtime", None)
-        return (
-            runtime is not None
-            and runtime.service.admission.saturated
-            and scope["path"] not in OPEN_PATHS
-        )
+        return None if runtime is None else runtime.service.admission
