@@ -16,8 +16,12 @@ Then, with `wrk` on the PATH, the CPU one refusal costs the server: each tree's 
 slot held by a generation whose upstream takes a minute and no line, gets `wrk`'s POSTs for
 `--wrk-seconds` (every one refused), over kept-alive connections and with a connection each.
 
+`--raw` floods from `raw_flood` instead (connections opened first, then the 1,000 requests
+written in one pass): what the server does with 1,000 requests at once, without the aiohttp
+client's own lag on the same cores. `--max-wait 1 0.5` adds this tree with those budgets.
+
     .venv/bin/python -m bench.shedding [--requests 1000] [--latency 0.05] [--rounds 2]
-        [--base-src PATH] [--no-unbounded] [--wrk-seconds 5]
+        [--base-src PATH] [--no-unbounded] [--raw] [--max-wait S ...] [--wrk-seconds 5]
 
 The machine's other load moves absolute numbers (the load average is printed per round):
 compare the rows of one run.
@@ -208,10 +212,7 @@ def table(rounds: list[Round]) -> str:
                 r.load,
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return render_rows(rows)
 
 
 def configs(base_src: str | None, unbounded: bool, waits: list[str]) -> dict[str, dict[str, str]]:
