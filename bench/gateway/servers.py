@@ -148,7 +148,7 @@ def start_flux_remix(
     """`flux-remix serve` (or `program`, which takes the same options) on a free port."""
     port = free_port()
     command = [*program, "--port", str(port)]
-    env = {**flux_remix_env(upstream, data_dir, **extra), "PYTHONPATH": str(ROOT)}
+    env = {"PYTHONPATH": str(ROOT), **flux_remix_env(upstream, data_dir, **extra)}
     return _start("flux-remix", command, workdir, env, "/healthz", port)
 
 

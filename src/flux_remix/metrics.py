@@ -69,6 +69,11 @@ class Metrics:
             buckets=_HTTP_BUCKETS,
             registry=r,
         )
+        self._shed = Counter(
+            "flux_remix_requests_shed",
+            "Requests refused (503) before any other work because the server was full",
+            registry=r,
+        )
         self._in_flight = 0
         self._generating = 0
         self._idle = asyncio.Event()  # set while no generation is running
@@ -177,6 +182,9 @@ class Metrics:
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.labels(route, method, str(status)).inc()
         self._latency.labels(route, method).observe(seconds)
+
+    def request_shed(self) -> None:
+        self._shed.inc()
 
     @property
     def requests_in_flight(self) -> int:

@@ -79,10 +79,50 @@ def test_a_refused_request_is_answered_before_its_body_is_read(serve, emulator):
                 headers={**AUTH, "Content-Type": "application/json"},
             )
             seconds = time.perf_counter() - started
+            # shed before anything else, the key too: a stranger learns only that it is full
+            stranger = await c.post("/v1/images/generations", json={**DS8, "size": "256x256"})
+            assert stranger.status_code == 503, stranger.text
+            assert stranger.json()["error"]["code"] == "overloaded"
+            assert int(stranger.headers["retry-after"]) >= 1
             served = [b.status_code for b in await asyncio.gather(*busy)]
             assert served == [200] * 8
+            shed = await c.get("/metrics", headers=AUTH)
+            assert "flux_remix_requests_shed_total 2.0" in shed.text
             return r.status_code, seconds
 
     status, seconds = asyncio.run(run())
     assert status == 503
     assert seconds < 1.5  # while the 8 admitted still wait on their 2 s upstream calls
+
+
+def test_the_line_is_only_as_long_as_the_wait_budget_allows(start_serve, emulator):
+    """Two slots, room for 100 in line, but a 1.5 s budget and generations that hold a slot
+    ~1 s: the first two in line get a slot within one holding time; a third would need two
+    (2 s) and is refused at once, not after waiting 1.5 s for nothing."""
+    serve = start_serve(
+        FLUX_REMIX_MAX_INFLIGHT="2",
+        FLUX_REMIX_MAX_WAITING="100",
+        FLUX_REMIX_MAX_WAIT="1.5",
+        FLUX_REMIX_TRANSLATOR="dictionary",
+    )
+    emulator.state.fault_book.add(FaultSpec(kind="slow", delay=1.0))
+
+    async def run() -> list[tuple[int, float]]:
+        async with httpx.AsyncClient(base_url=serve.url, timeout=60, headers=AUTH) as c:
+
+            async def one(i: int) -> tuple[int, float]:
+                started = time.perf_counter()
+                r = await c.post("/api/v1/images", json={**DS8, "seed": i})
+                return r.status_code, time.perf_counter() - started
+
+            warm = await asyncio.gather(one(0), one(1))  # how long a slot is held: ~1 s
+            assert [status for status, _ in warm] == [200, 200]
+            return await asyncio.gather(*(one(i) for i in range(2, 14)))
+
+    answers = asyncio.run(run())
+    served = [seconds for status, seconds in answers if status == 200]
+    refused = [seconds for status, seconds in answers if status == 503]
+    assert len(served) == 4, answers  # 2 running + 2 in line (one holding time each)
+    assert len(refused) == 8, answers
+    assert max(refused) < 0.9  # at once: before the first upstream call (1 s) returns
+    assert max(served) < 3.0  # one holding time waiting, one running

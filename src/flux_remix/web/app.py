@@ -130,7 +130,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     install_cors(app, settings)
     json_limits = ShapeLimits(settings.max_json_depth, settings.max_json_values)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, json=json_limits)
-    app.add_middleware(Shedding)  # a full server refuses new work before reading it
     app.add_middleware(AuthGate)  # before BodyLimit: no body is read for an unknown caller
     app.add_middleware(RequestContext, demo=settings.demo, metrics=metrics)
+    app.add_middleware(Shedding, metrics=metrics)  # outermost: a full server refuses at once
     return app

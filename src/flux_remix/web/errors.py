@@ -118,7 +118,10 @@ def problem_of(exc: e.FluxRemixError, shape: Shape = "native") -> Problem:
 
 
 def shape_of(request: Request) -> Shape:
-    path = request.url.path
+    return shape_of_path(request.url.path)
+
+
+def shape_of_path(path: str) -> Shape:
     if path.startswith(ORIGINAL_PATHS):
         return "original"
     if path.startswith("/v1/"):
