@@ -19,8 +19,9 @@ DS8 = "@cf/lykon/dreamshaper-8-lcm"
 def replicas(tmp_path, emulator, seaweed) -> Iterator[tuple[ServeProcess, ServeProcess]]:
     with replica_pair(tmp_path, emulator.base_url, seaweed, "flux-replicas") as pair:
         yield pair
-        assert not list((tmp_path / "a" / "data").glob("**/*.png"))  # nothing kept locally
-        assert not list((tmp_path / "b" / "data").glob("**/*.png"))
+        for replica in ("a", "b"):  # nothing kept locally: no file (pack or image) under images/
+            kept = (tmp_path / replica / "data" / "images").rglob("*")
+            assert not [p for p in kept if p.is_file()], replica
 
 
 def image_calls(emulator) -> int:
