@@ -42,7 +42,9 @@ def test_a_sick_account_rests_and_is_probed_after(serve, emulator):
             accounts = by_label(c)
             if accounts["cf-1"]["state"] == "cooling_down":
                 break
-        assert calls_to(emulator, SICK) == 3  # two tries, then the third in a row trips it
+        # two tries, then the third in a row trips it; under load a try already under way when
+        # it trips may land too (without the breaker: two on every request, 8+ by now)
+        assert 3 <= calls_to(emulator, SICK) <= 4
         sick = accounts["cf-1"]
         assert sick["state"] == "cooling_down", sick
         assert "circuit open after 3 failures in a row" in sick["reason"]
