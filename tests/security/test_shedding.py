@@ -126,3 +126,113 @@ def test_the_line_is_only_as_long_as_the_wait_budget_allows(start_serve, emulato
     assert len(refused) == 8, answers
     assert max(refused) < 0.9  # at once: before the first upstream call (1 s) returns
     assert max(served) < 3.0  # one holding time waiting, one running
+
+
+class FullServer:
+    """A `serve` whose 4 slots and 4 places in line are taken by generations waiting on a slow
+    upstream, for as long as the `with` block lasts, in a thread of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.statuses: list[int] = []
+
+    def __enter__(self) -> FullServer:
+        import threading
+
+        def hold() -> None:
+            async def run() -> None:
+                async with httpx.AsyncClient(base_url=self.url, timeout=60, headers=AUTH) as c:
+                    answers = await asyncio.gather(
+                        *(c.post("/api/v1/images", json={**DS8, "seed": i}) for i in range(8))
+                    )
+                    self.statuses = [a.status_code for a in answers]
+
+            asyncio.run(run())
+
+        self.thread = threading.Thread(target=hold, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # full once a stranger's POST is shed
+            probe = httpx.post(f"{self.url}/api/v1/images", json=DS8, timeout=10)
+            if probe.status_code == 503:
+                return self
+            time.sleep(0.05)
+        raise AssertionError("the server never filled up")
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join(timeout=60)
+
+
+def exchange(port: int, data: bytes, *, answers: int) -> tuple[list[bytes], bool]:
+    """Write `data` on one connection, read `answers` HTTP answers (heads and bodies, by
+    Content-Length); then whether the server closed the connection."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(data)
+    buffer, got = b"", []
+    while len(got) < answers:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {len(got)} answers"
+            buffer += chunk
+        head, buffer = buffer.split(b"\r\n\r\n", 1)
+        length = int(
+            next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(
+                b":"
+            )[1]
+        )
+        while len(buffer) < length:
+            buffer += sock.recv(65536)
+        got.append(head + b"\r\n\r\n" + buffer[:length])
+        buffer = buffer[length:]
+    sock.settimeout(0.5)
+    try:
+        closed = sock.recv(1) == b""
+    except TimeoutError:
+        closed = False
+    sock.close()
+    return got, closed
+
+
+def post_head(path: str, length: int, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n{extra}\r\n"
+    ).encode()
+
+
+def test_a_refusal_comes_from_the_headers_alone_and_the_connection_stays_usable(serve, emulator):
+    """The protocol answers a shed POST from its headers: 10 MB announced, none sent, the 503
+    arrives; then the body, a pipelined second POST and a GET on the same connection are read
+    and answered in order (the refused bodies dropped, not mistaken for requests)."""
+    emulator.state.fault_book.add(FaultSpec(kind="slow", delay=2.0))
+    port = int(serve.url.rsplit(":", 1)[1])
+    with FullServer(serve.url):
+        (first,), closed = exchange(port, post_head("/api/v1/images", 10_000_000), answers=1)
+        assert first.startswith(b"HTTP/1.1 503"), first[:200]
+        assert b"retry-after: 1" in first.lower() and b"date: " in first.lower()
+        assert not closed  # kept alive: the announced body may still come
+
+        body = b'{"prompt": "' + b"x" * 5000 + b'"}'
+        burst = post_head("/v1/images/generations", len(body)) + body
+        burst += post_head("/api/generate-image", len(body)) + body
+        burst += b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        answers, closed = exchange(port, burst, answers=3)
+        assert [a.split(b" ", 2)[1] for a in answers] == [b"503", b"503", b"200"]
+        assert b'"code":"overloaded"' in answers[0]  # OpenAI's shape
+        assert b'"type":"overloaded"' in answers[1]  # the original API's shape
+        assert not closed
+
+
+def test_a_refusal_closes_when_the_body_would_never_come_or_the_client_asked(serve, emulator):
+    emulator.state.fault_book.add(FaultSpec(kind="slow", delay=2.0))
+    port = int(serve.url.rsplit(":", 1)[1])
+    with FullServer(serve.url):
+        for extra in ("Expect: 100-continue\r\n", "Connection: close\r\n"):
+            (answer,), closed = exchange(port, post_head("/api/v1/images", 100, extra), answers=1)
+            assert answer.startswith(b"HTTP/1.1 503") and b"connection: close" in answer.lower()
+            assert closed, extra
+        old = b"POST /api/v1/images HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"
+        (answer,), closed = exchange(port, old, answers=1)
+        assert b" 503 " in answer.split(b"\r\n")[0] and closed

@@ -11,6 +11,9 @@ Slow and idle clients: a connection must deliver a request's headers within
 process may hold as many open connections as its hard file limit allows, so thousands of idle
 or half-open connections neither pile up nor stop new ones from being accepted.
 
+While generations fill every slot and the line, a new POST is refused by the protocol as soon
+as its headers are parsed (`web/shedding.py`'s `early_refusal`).
+
 The garbage collector is tuned for a server (see `tune_gc`): what start-up built is frozen out
 of its sweeps, and its youngest generation is collected every 7,000 allocations, not 700.
 """
@@ -33,6 +36,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from flux_remix.metrics import Metrics
 from flux_remix.settings import Settings
+from flux_remix.web.shedding import early_refusal
 
 log = logging.getLogger("flux_remix")
 
@@ -122,7 +126,7 @@ def serve(app: FastAPI, settings: Settings, *, host: str, port: int, log_level: 
         access_log=False,  # the RequestContext middleware writes one line per request
         lifespan="on",
         timeout_graceful_shutdown=settings.shutdown_timeout,
-        http=header_deadline(settings.header_timeout),
+        http=header_deadline(settings.header_timeout, early_refusal(AutoHTTPProtocol, app)),
     )
     GracefulServer(config, app, settings.shutdown_timeout).run()
 
