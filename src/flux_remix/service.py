@@ -148,7 +148,11 @@ class ImageService:
     ) -> tuple[ModelSpec, ImageRequest, AspectHint | None, EffectiveParams]:
         spec = self.resolve_model(req.model)
         sized, hint = apply_aspect_hint(spec, req)  # "… 16:9" → a size, validated like any other
-        params = validate_request(spec, sized, self.image_limits, unused_seed=unused_seed)
+        check = (spec, sized, self.image_limits)
+        if sized.image is None and sized.mask is None and not sized.input_images:
+            params = validate_request(*check, unused_seed=unused_seed)
+        else:  # decoding and normalising uploads (uploads.py): off the event loop
+            params = await asyncio.to_thread(validate_request, *check, unused_seed=unused_seed)
         if self.limiter is not None:  # before any upstream call: the key's daily neurons
             estimate = spec.estimate_neurons(params.price_inputs()) * req.n
             await self.limiter.check_budget(key_id, estimate)

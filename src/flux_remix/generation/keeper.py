@@ -2,8 +2,10 @@
 
 For a request with an explicit seed the image's cache key is looked up first; a stored image is
 answered from storage (`cache: hit`, no upstream call, no neurons). Otherwise identical calls in
-flight share one upstream call (`joined`). Every new image is stored, bytes then row, before it
-is handed back, so no response ever names an image that is not kept.
+flight share one upstream call (`joined`). Both are scoped by API key (the cache key includes it,
+docs/security.md): a hit or a joined call answers the key's own image, its own row. Every new
+image is stored, bytes then row, before it is handed back, so no response ever names an image
+that is not kept.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass, replace
 
 from flux_remix.generation.cache import image_cache_key
 from flux_remix.generation.flight import Flights
-from flux_remix.ids import new_id
 from flux_remix.schemas import CacheOutcome, GeneratedImage, PromptOutcome
 from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.store import ImageStore, StoredImage
@@ -98,17 +99,15 @@ class Keeper:
             return image_of(stored.record, stored.data, "miss", stored.b64)
         key = image_cache_key(params, prompt, scope=job.key_id)  # one key's cache is its own
         found = await self.store.cached(key)
-        if found is not None:
-            return await self._reuse(job, found, "hit", image_id, check)
+        if found is not None:  # the key's own image: the cache key is scoped by key
+            return image_of(found.record, found.data, "hit", found.b64)
         stored, joined = await self.flights.run(
             key,
             lambda: self._fresh(job, params, prompt, make, key, image_id, check),
             lambda: self.store.cached(key),
             deadline=self.deadline,
         )
-        if joined:
-            return await self._reuse(job, stored, "joined", image_id, check)
-        return image_of(stored.record, stored.data, "miss", stored.b64)
+        return image_of(stored.record, stored.data, "joined" if joined else "miss", stored.b64)
 
     async def _earlier(self, image_id: str) -> StoredImage | None:
         record = await self.store.get(image_id)
@@ -159,37 +158,6 @@ class Keeper:
         )
         record = await self.store.save(record, image.data)  # hashed, its blob key placed
         return StoredImage(record, image.data, image.b64)
-
-    async def _reuse(
-        self,
-        job: Provenance,
-        source: StoredImage,
-        cache: CacheOutcome,
-        image_id: str | None = None,
-        checkpoint: Callable[[], Awaitable[None]] = _go_on,
-    ) -> GeneratedImage:
-        """The caller's image from a stored one: the same row when it is the caller's own,
-        else a new row in the caller's history that shares the stored bytes."""
-        if source.record.key_id == job.key_id:
-            return image_of(source.record, source.data, cache, source.b64)
-        await checkpoint()
-        record = replace(
-            source.record,
-            id=image_id or new_id(),
-            generation_id=job.generation_id,
-            created_us=now_us(),
-            key_id=job.key_id,
-            prompt=job.prompt.original,
-            translated_prompt=job.prompt.final,
-            enhanced_prompt=job.enhanced,
-            translator=job.prompt.translator,
-            neurons=0.0,
-            timings=_timings(job, 0.0),
-            source_id=source.record.source_id or source.record.id,
-            demo=job.demo,
-        )
-        await self.store.save_reference(record, source.data)
-        return image_of(record, source.data, cache, source.b64)
 
 
 def _timings(job: Provenance, generate_ms: float) -> dict[str, float]:

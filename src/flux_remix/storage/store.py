@@ -71,16 +71,6 @@ class ImageStore:
         await self.saves.submit(Save(stored, data))
         return stored
 
-    async def save_reference(self, record: ImageRecord, data: bytes) -> None:
-        """Store a row that reuses another image's blob (a cache hit for another key).
-
-        The blob is checked after the row is in: if a concurrent delete removed it in between,
-        it is written again from `data`, so the new row never points at nothing.
-        """
-        await self.meta.insert(record)
-        if not await self.blobs.exists(record.blob_key):
-            await self.blobs.put(record.blob_key, data, record.mime)
-
     async def get(self, image_id: str) -> ImageRecord | None:
         if not IMAGE_ID.match(image_id):
             return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,13 +47,11 @@ from flux_remix.web.shedding import Shedding
 
 log = logging.getLogger("flux_remix")
 
-# FastAPI ≥ 0.165 checks for OpenTelemetry providers on every request; flux-remix has its own
-# Prometheus metrics and access log (see docs/performance.md), so its native telemetry is off.
-_NO_OTEL: dict[str, Any] = (
-    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
-    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
-    else {}
-)
+# FastAPI 0.165 (pinned) checks for OpenTelemetry providers on every request; flux-remix has its
+# own Prometheus metrics and access log (see docs/performance.md), so its native telemetry is off.
+_NO_OTEL: dict[str, Any] = {
+    "telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+}
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:

@@ -18,6 +18,7 @@ answer. The form is read after authentication (the route's dependency), never be
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -104,7 +105,8 @@ async def edit_images(request: Request, service: ServiceDep, caller: CallerDep) 
         notes.append(f"{spec.short_id} with a mask: used {INPAINTING}")
         fields.model = INPAINTING  # SD 1.5 img2img with a mask is SD 1.5 inpainting
         _, spec = resolve_openai_model(service, fields.model)
-    inputs = _inputs(spec, uploads, mask, notes, ImageLimits.of(service.settings))
+    limits = ImageLimits.of(service.settings)
+    inputs = await asyncio.to_thread(_inputs, spec, uploads, mask, notes, limits)  # a mask decodes
     if fields.strength is not None:
         inputs["strength"] = fields.strength
     req, more = image_request(service, fields.prompt, fields, n=fields.n, inputs=inputs)
