@@ -311,7 +311,6 @@ class ImageService:
             neurons=lambda r: r.neurons,  # charged: the cf-ai-neurons header, else the estimate
         )
         neurons = result.neurons if result.neurons is not None else estimate
-        await self.admission.pacer.turn()  # storing and answering: a few per turn under load
         return GeneratedImage(
             id=new_id(),
             data=result.data,
