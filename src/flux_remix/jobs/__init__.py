@@ -2,7 +2,9 @@
 
 The store (`store.JobStore`; SQLite embedded, or Redis Streams shared by every replica) holds
 each job's record and numbered events; `Workers` run jobs under renewed leases; `follow`
-reads a job's events from any id, on any replica. See docs/deploy.md for operating it.
+reads a job's events from any id, on any replica. The store is also the webhooks' outbox,
+which `webhooks.Webhooks` (in every process with workers) delivers from, so a pending delivery
+survives its process and any replica makes it. See docs/deploy.md for operating it.
 """
 
 from flux_remix.jobs.follow import follow, outcome

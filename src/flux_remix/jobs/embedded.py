@@ -5,6 +5,12 @@ retention time, and a job that was running when the process died is taken over a
 (`recover`) like one whose worker stopped renewing its lease. Statements are short and run on
 the event loop (WAL, no fsync per commit); waiters are woken in-process, with a short poll as
 a fallback for a second process (the `flux-remix jobs` command) sharing the file.
+
+The webhook outbox is the `webhook_outbox` table: a row per job with a webhook, added in the
+transaction that finishes the job, holding the next attempt's time (or, while a deliverer holds
+it, the end of that lease) until the delivery settles; the attempts and last outcome are the
+job's `webhook` state. A job is kept while its delivery is pending, and for the retention time
+after it settled.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +38,7 @@ from flux_remix.jobs.records import (
     QueueStats,
     Status,
 )
-from flux_remix.jobs.store import Renewal, job_limit, queue_full
+from flux_remix.jobs.store import HookClaim, Renewal, job_limit, queue_full
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -64,6 +71,13 @@ CREATE TABLE IF NOT EXISTS job_events (
     PRIMARY KEY (job_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_turns (owner TEXT PRIMARY KEY, served INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+    job_id TEXT PRIMARY KEY,
+    due REAL,                       -- next attempt, or a holder's lease end; NULL once settled
+    token TEXT,                     -- the deliverer holding the attempt under way
+    settled REAL                    -- when it was delivered or given up
+);
+CREATE INDEX IF NOT EXISTS webhook_outbox_by_due ON webhook_outbox (due);
 """
 
 POLL = 1.0  # seconds between checks for another process's writes
@@ -89,12 +103,13 @@ class EmbeddedJobStore:
         self._work = asyncio.Event()
         self._slots: dict[str, tuple[int, float]] = {}
         self._pruned = 0.0
+        self._on_webhook: Callable[[], None] | None = None
 
     # --- reading -----------------------------------------------------------------------------
 
     async def get(self, job_id: str, *, estimate: bool = True) -> JobRecord | None:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or (row["finished"] or time.time()) < time.time() - self._retention:
+        if row is None or self._expired(row):
             return None
         record = _record(row)
         if record.status == "queued" and estimate:
@@ -126,6 +141,16 @@ class EmbeddedJobStore:
                 self._waiters[job_id].discard(waiter)
                 if not self._waiters[job_id]:
                     del self._waiters[job_id]
+
+    def _expired(self, row: sqlite3.Row) -> bool:
+        cutoff = time.time() - self._retention
+        if (row["finished"] or time.time()) >= cutoff:
+            return False
+        kept = self._db.execute(  # a pending webhook delivery, or one settled lately, keeps it
+            "SELECT 1 FROM webhook_outbox WHERE job_id = ? AND (due IS NOT NULL OR settled >= ?)",
+            (row["id"], cutoff),
+        ).fetchone()
+        return kept is None
 
     def _wake(self, job_id: str) -> None:
         for waiter in self._waiters.get(job_id, ()):
@@ -320,6 +345,13 @@ class EmbeddedJobStore:
                 "result = coalesce(?, result), error = coalesce(?, error) WHERE id = ?",
                 (status, now, result, error, job_id),
             )
+            outbox = self._db.execute(
+                "INSERT OR IGNORE INTO webhook_outbox (job_id, due) "
+                "SELECT id, ? FROM jobs WHERE id = ? AND webhook_url IS NOT NULL",
+                (now, job_id),
+            )
+            if outbox.rowcount and self._on_webhook is not None:
+                self._on_webhook()  # the deliverer runs after this transaction commits
 
     async def hand_back(self, job_id: str, token: str, reason: str) -> bool:
         with self._db:
@@ -372,13 +404,65 @@ class EmbeddedJobStore:
         with self._db:
             cutoff = now - self._retention
             self._db.execute(
-                "DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE finished < ?)",
-                (cutoff,),
+                "DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE finished < ? "
+                "AND id NOT IN (SELECT job_id FROM webhook_outbox WHERE due IS NOT NULL "
+                "OR settled >= ?))",
+                (cutoff, cutoff),
             )
-            self._db.execute("DELETE FROM jobs WHERE finished < ?", (cutoff,))
+            self._db.execute(
+                "DELETE FROM jobs WHERE finished < ? AND id NOT IN (SELECT job_id FROM "
+                "webhook_outbox WHERE due IS NOT NULL OR settled >= ?)",
+                (cutoff, cutoff),
+            )
+            self._db.execute("DELETE FROM webhook_outbox WHERE job_id NOT IN (SELECT id FROM jobs)")
 
     async def ping(self) -> None:
         self._db.execute("SELECT 1").fetchone()
+
+    # --- the webhook outbox --------------------------------------------------------------------
+
+    async def claim_webhooks(
+        self, deliverer: str, limit: int, *, lease: float
+    ) -> tuple[list[HookClaim], float | None]:
+        now = time.time()
+        claims: list[HookClaim] = []
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            due = self._db.execute(
+                "SELECT job_id FROM webhook_outbox WHERE due <= ? ORDER BY due LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            for (job_id,) in due:
+                row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                if row is None:
+                    self._db.execute("DELETE FROM webhook_outbox WHERE job_id = ?", (job_id,))
+                    continue
+                token = f"{deliverer}:{new_id(6)}"
+                self._db.execute(
+                    "UPDATE webhook_outbox SET due = ?, token = ? WHERE job_id = ?",
+                    (now + lease, token, job_id),
+                )
+                claims.append(HookClaim(_record(row), token))
+            upcoming = self._db.execute("SELECT min(due) FROM webhook_outbox").fetchone()[0]
+        return claims, upcoming
+
+    async def record_webhook(
+        self, job_id: str, token: str, state: dict[str, Any], due: float | None
+    ) -> bool:
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            held = self._db.execute(
+                "UPDATE webhook_outbox SET due = ?, token = NULL, settled = ? "
+                "WHERE job_id = ? AND token = ? RETURNING job_id",
+                (due, time.time() if due is None else None, job_id, token),
+            ).fetchone()
+            if held is None:
+                return False
+            self._db.execute("UPDATE jobs SET webhook = ? WHERE id = ?", (dumps(state), job_id))
+        return True
+
+    def on_webhook(self, wake: Callable[[], None]) -> None:
+        self._on_webhook = wake
 
     async def close(self) -> None:
         self._db.close()

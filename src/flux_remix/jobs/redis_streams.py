@@ -9,6 +9,7 @@
     P bell         stream  doorbells: one per submission or hand-back (capped), wakes idle workers
     P active[:<owner>] set queued + running jobs (the per-key limit and global capacity)
     P all          zset    every job by creation time (listing), P runs: recent run times
+    P hooks        zset    the webhook outbox: jobs whose delivery is pending, by next attempt
 
 Fair order: a submission queues the job on its key's list and rings the doorbell. A process
 with free worker slots (woken by the doorbell, or looking after a job finished) runs one
@@ -21,6 +22,13 @@ both, and another process's `XAUTOCLAIM` takes the entry, and with it the job, o
 been idle for a lease. Every write checks the lease token in a script, so a worker that was
 taken over cannot add to the job after its successor started.
 Finished jobs expire after the retention time (record and events).
+
+Webhooks: the script that finishes a job with a `webhook_url` also adds it to `hooks`, due at
+once, and keeps its record until the delivery settles (then it expires after the retention
+time). A deliverer claims due ones in a script that moves each one's score to the end of its
+lease and writes its token into the record (`hook_token`); recording the attempt's outcome
+checks that token, so a deliverer whose lease lapsed (another took the delivery over) writes
+nothing. The attempts and last outcome are the record's `webhook` state.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
+from functools import cached_property
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -37,7 +47,7 @@ from flux_remix.errors import JobConflictError
 from flux_remix.ids import new_id
 from flux_remix.jobs.fairness import wait_estimate
 from flux_remix.jobs.records import LOST, Claim, EventKind, JobEvent, JobRecord, QueueStats, Status
-from flux_remix.jobs.store import Renewal, job_limit, queue_full
+from flux_remix.jobs.store import HookClaim, Renewal, job_limit, queue_full
 
 GROUP = "workers"
 MAX_EVENTS = 1000  # per job; older events are trimmed (a job has about n + 5)
@@ -72,6 +82,10 @@ local function finish(rec, ev, stream, runs, p, id, kind, data, status, now, ret
   end
   redis.call('EXPIRE', rec, retention)
   redis.call('EXPIRE', ev, retention)
+  if redis.call('HEXISTS', rec, 'webhook_url') == 1 then  -- into the webhook outbox
+    redis.call('ZADD', p .. 'hooks', 'NX', now, id)
+    redis.call('PERSIST', rec)
+  end
 end
 """
 
@@ -555,6 +569,8 @@ class RedisJobStore:
         )
         if outcome != b"ok":
             raise JobConflictError(f"The job has already {outcome.decode()}; nothing to cancel")
+        if record.webhook_url and record.status == "queued" and self._webhook_wake:
+            self._webhook_wake()  # it ended here: its delivery is due now
         updated = await self.get(job_id)
         assert updated is not None
         return updated
@@ -573,6 +589,41 @@ class RedisJobStore:
 
     async def close(self) -> None:
         await self._block.aclose()
+
+    # --- the webhook outbox (scripts at the end of the module) ---------------------------------
+
+    _webhook_wake: Callable[[], None] | None = None
+
+    @cached_property
+    def _claim_hooks(self) -> Any:
+        return self._r.register_script(_CLAIM_HOOKS)
+
+    @cached_property
+    def _record_hook(self) -> Any:
+        return self._r.register_script(_RECORD_HOOK)
+
+    async def claim_webhooks(
+        self, deliverer: str, limit: int, *, lease: float
+    ) -> tuple[list[HookClaim], float | None]:
+        now = time.time()
+        tokens = [f"{deliverer}:{new_id(6)}" for _ in range(limit)]
+        args: list[str | int] = [self._p, repr(now), repr(now + lease), limit, *tokens]
+        held, upcoming = await self._claim_hooks(keys=[self._p + "hooks"], args=args)
+        claims = [
+            HookClaim(_record(dict(zip(flat[::2], flat[1::2], strict=True))), token.decode())
+            for token, flat in zip(held[::2], held[1::2], strict=True)
+        ]
+        return claims, float(upcoming) if upcoming else None
+
+    async def record_webhook(
+        self, job_id: str, token: str, state: dict[str, Any], due: float | None
+    ) -> bool:
+        keys = [self._p + "hooks", self._rec(job_id), self._ev(job_id)]
+        args = [job_id, token, dumps(state), "" if due is None else repr(due), self._retention]
+        return bool(await self._record_hook(keys=keys, args=args))
+
+    def on_webhook(self, wake: Callable[[], None]) -> None:
+        self._webhook_wake = wake  # called on cancels; jobs that workers finish wake it too
 
 
 def _sid(event_id: int) -> str:
@@ -614,3 +665,43 @@ def _record(raw: dict[bytes, bytes]) -> JobRecord:
         result=loaded("result"),
         error=loaded("error"),
     )
+
+
+# --- the webhook outbox ----------------------------------------------------------------------
+
+# KEYS: hooks; ARGV: prefix now lease_until limit token… — hold the due deliveries (score: the
+# lease's end; the record's hook_token: the holder); answers {token, record…}, next due score
+_CLAIM_HOOKS = """
+local out = {}
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[4]))
+for _, id in ipairs(due) do
+  local rec = ARGV[1] .. 'rec:' .. id
+  if redis.call('EXISTS', rec) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    local token = ARGV[5 + #out / 2]
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    redis.call('HSET', rec, 'hook_token', token)
+    out[#out + 1] = token
+    out[#out + 1] = redis.call('HGETALL', rec)
+  end
+end
+local upcoming = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {out, upcoming[2] or false}
+"""
+
+# KEYS: hooks rec ev; ARGV: id token state due retention — an attempt's outcome, by its holder;
+# due '' settles the delivery: out of the outbox, and the job expires after the retention time
+_RECORD_HOOK = """
+if redis.call('HGET', KEYS[2], 'hook_token') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], 'webhook', ARGV[3])
+redis.call('HDEL', KEYS[2], 'hook_token')
+if ARGV[4] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+  redis.call('EXPIRE', KEYS[3], ARGV[5])
+else
+  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+end
+return 1
+"""

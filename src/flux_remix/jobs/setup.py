@@ -3,7 +3,6 @@ every replica), else SQLite in the data directory (one process)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -56,7 +55,12 @@ async def open_workers(
     slots: int,
 ) -> AsyncIterator[Workers | None]:
     """`slots` workers on `store` (None when 0: this process only serves HTTP), and the
-    webhook deliveries of the jobs they finish; on exit, running jobs are handed back."""
+    webhook deliverer, which sends the outbox's due deliveries (left by any process, this one
+    before a restart included); on exit, running jobs are handed back and pending deliveries
+    stay in the outbox."""
+    if slots <= 0:
+        yield None
+        return
     webhooks = Webhooks(
         store,
         render,
@@ -64,10 +68,7 @@ async def open_workers(
         attempts=settings.webhook_attempts,
         observer=metrics,
     )
-    try:
-        if slots <= 0:
-            yield None
-            return
+    async with webhooks:  # closed after the workers: jobs finished in their grace get a try
         workers = Workers(
             store,
             run,
@@ -78,10 +79,4 @@ async def open_workers(
             observer=metrics,
         )
         async with workers:
-            with contextlib.suppress(Exception):  # a store hiccup here costs only the resume
-                resumed = await webhooks.resume(await store.list_jobs(limit=1000))
-                if resumed:
-                    log.info("resumed %d webhook deliveries left by a stopped process", resumed)
             yield workers
-    finally:
-        await webhooks.aclose()

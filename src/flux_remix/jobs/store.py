@@ -5,16 +5,34 @@ the routes `submit`, `get`, follow (`events`, `wait`) and `cancel`; the workers 
 (queued ones in fair order, and running ones whose worker stopped renewing its lease),
 `renew` their lease while they run, `append` progress and the final event, and `hand_back`
 what they cannot finish. Writes with a lapsed lease are refused (`append` answers False).
+
+The store is also the webhooks' outbox: a job with a `webhook_url` that ends (whichever way) has
+its delivery recorded in the same write as its final state, due at once. Deliverers (in every
+process that runs workers) `claim_webhooks` that are due, each under a lease so that two never
+send the same attempt, and `record_webhook` each attempt's outcome with the next one's time; a
+deliverer that stops holding one lets another take it over when the lease lapses. A job stays
+stored while its delivery is pending; its retention counts from when the delivery settles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from flux_remix.errors import JobLimitError, NoCapacityError
 from flux_remix.jobs.records import Claim, EventKind, JobEvent, JobRecord, QueueStats, Status
 
 Renewal = Literal["ok", "cancel", "lost"]  # keep going / stop at the next stage / stop now
+
+
+@dataclass(frozen=True)
+class HookClaim:
+    """A due webhook delivery a deliverer now holds: its finished job (with the delivery state
+    so far in `record.webhook`); record the attempt's outcome with `token`."""
+
+    record: JobRecord
+    token: str
 
 
 class JobStore(Protocol):
@@ -73,7 +91,30 @@ class JobStore(Protocol):
         at the next stage boundary. `JobConflictError` when the job is finished."""
         ...
 
-    async def set_webhook(self, job_id: str, state: dict[str, Any]) -> None: ...
+    async def set_webhook(self, job_id: str, state: dict[str, Any]) -> None:
+        """Replace the job's webhook delivery state (as its status shows it)."""
+        ...
+
+    async def claim_webhooks(
+        self, deliverer: str, limit: int, *, lease: float
+    ) -> tuple[list[HookClaim], float | None]:
+        """Up to `limit` webhook deliveries due now, each held by `deliverer` for `lease` seconds
+        (after that, another deliverer may take it); and when the next one not taken is due
+        (epoch seconds; None when the outbox is empty)."""
+        ...
+
+    async def record_webhook(
+        self, job_id: str, token: str, state: dict[str, Any], due: float | None
+    ) -> bool:
+        """Store an attempt's outcome `state` in the job and let the delivery go: due again at
+        `due`, or settled when None (delivered, or given up). False, and nothing written, when
+        `token` no longer holds the delivery (its lease lapsed and another deliverer took it)."""
+        ...
+
+    def on_webhook(self, wake: Callable[[], None]) -> None:
+        """Call `wake` when this store object records a new delivery it knows of (a job it
+        finished), so this process's deliverer need not wait for its next look."""
+        ...
 
     async def list_jobs(
         self, *, status: str | None = None, owner: str | None = None, limit: int = 50

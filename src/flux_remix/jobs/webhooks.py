@@ -8,6 +8,15 @@ generated once in the data directory). A non-2xx answer or none is retried soon,
 about 5 s, 30 s, and backing off to an hour, up to `FLUX_REMIX_WEBHOOK_ATTEMPTS` tries; each
 try's outcome is kept in the job's `webhook` state.
 
+Deliveries are durable and any replica makes them: the job store is the outbox (a job that
+ends with a webhook gets its delivery in the same write, see `store.JobStore.claim_webhooks`),
+and `Webhooks`, the deliverer that runs in every process with workers, claims due deliveries
+under a lease, sends them and records each outcome and the next attempt's time. A process
+that stops (or dies) leaves its pending deliveries in the outbox: another process's deliverer,
+or its own after a restart, takes them up when they are due (or, for one it held when it died,
+once its lease lapsed), with the same `webhook-id`; two deliverers never send the same attempt
+at once.
+
 Targets are the operator's to allow: with `FLUX_REMIX_WEBHOOK_ALLOW` set, only URLs under
 those prefixes; without it, only http(s) URLs whose host resolves to public addresses, so a
 key cannot make flux-remix call into the operator's own network (loopback, private,
@@ -34,7 +43,8 @@ from standardwebhooks import Webhook
 
 from flux_remix.errors import InvalidParameterError
 from flux_remix.jobs.records import JobRecord
-from flux_remix.jobs.store import JobStore
+from flux_remix.jobs.store import HookClaim, JobStore
+from flux_remix.jobs.workers import worker_name
 from flux_remix.settings import Settings
 from flux_remix.stored_secret import stored_secret
 
@@ -42,7 +52,11 @@ log = logging.getLogger("flux_remix.jobs")
 
 SECRET_FILE = "webhook-secret"  # noqa: S105 (a file name)
 SCHEDULE = (1.0, 5.0, 30.0, 300.0, 1800.0, 3600.0)  # seconds before try 2, 3, 4 …; then hourly
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # seconds for one attempt's answer
+LEASE = 60.0  # seconds a claimed delivery is held: well above an attempt's TIMEOUT
+POLL = 2.0  # seconds between looks at the outbox for deliveries due (or left by others)
+CONCURRENCY = 16  # attempts under way at once per process
+GRACE = 3.0  # seconds attempts under way may finish at shutdown
 
 
 def retry_delay(attempt: int, schedule: tuple[float, ...] = SCHEDULE) -> float:
@@ -108,7 +122,11 @@ class WebhookObserver(Protocol):
 
 
 class Webhooks:
-    """Delivers finished jobs' webhooks in background tasks; `aclose` stops pending retries."""
+    """The deliverer: sends the outbox's due deliveries, a few at a time, and records each
+    attempt's outcome and the next one's time in the store. `wake` it when a delivery was
+    added in this process; otherwise it looks every `poll` seconds (sooner when the next
+    retry it knows of is due sooner). `aclose` gives attempts under way `grace` seconds and
+    hands the rest back to the outbox, due at once, for the next deliverer."""
 
     def __init__(
         self,
@@ -120,23 +138,43 @@ class Webhooks:
         schedule: tuple[float, ...] = SCHEDULE,
         observer: WebhookObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        lease: float = LEASE,
+        poll: float = POLL,
+        concurrency: int = CONCURRENCY,
+        grace: float = GRACE,
     ) -> None:
+        self.name = worker_name()
         self._store = store
         self._render = render
         self._signer = Webhook(secret)
         self._attempts = attempts
         self._schedule = schedule
         self._observer = observer
+        self._lease = lease
+        self._poll = poll
+        self._concurrency = concurrency
+        self._grace = grace
         self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, transport=transport)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._bell = asyncio.Event()
+        self._sending: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def __aenter__(self) -> Webhooks:
+        self._store.on_webhook(self.wake)
+        self._loop = asyncio.create_task(self._deliver_due(), name="webhooks")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def wake(self) -> None:
+        """A delivery was added: look at the outbox now."""
+        self._bell.set()
 
     async def finished(self, record: JobRecord) -> None:
-        """Start delivering `record`'s webhook, if it asked for one."""
-        if not record.webhook_url:
-            return
-        task = asyncio.create_task(self._deliver(record), name=f"webhook-{record.id[:8]}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """The workers' callback for a finished job with a webhook (already in the outbox)."""
+        self.wake()
 
     def sign(self, msg_id: str, at: datetime, body: str) -> dict[str, str]:
         return {
@@ -147,64 +185,99 @@ class Webhooks:
             "user-agent": "flux-remix-webhooks",
         }
 
-    async def _deliver(self, record: JobRecord) -> None:
-        assert record.webhook_url
-        msg_id = f"msg_{record.id}"
-        body = json.dumps(self._render(record), ensure_ascii=False, separators=(",", ":"))
-        done_before = int((record.webhook or {}).get("attempts", 0))
-        for attempt in range(done_before + 1, self._attempts + 1):
-            headers = self.sign(msg_id, datetime.now(tz=UTC), body)
-            try:
-                response = await self._http.post(record.webhook_url, content=body, headers=headers)
-                answer: int | str = response.status_code
-                taken = response.is_success
-            except httpx.HTTPError as exc:
-                answer, taken = f"no answer ({type(exc).__name__})", False
-            last = attempt == self._attempts
-            state = "delivered" if taken else ("failed" if last else "retrying")
-            wait = 0.0 if taken or last else retry_delay(attempt, self._schedule)
-            await self._store.set_webhook(
-                record.id,
-                {
-                    "id": msg_id,
-                    "state": state,
-                    "attempts": attempt,
-                    "last_answer": answer,
-                    "next_attempt_at": round(time.time() + wait, 3) if wait else None,
-                },
-            )
-            if self._observer is not None:
-                self._observer.webhook_delivery("delivered" if taken else "failed_attempt")
-            if taken:
-                return
-            if last:
-                log.warning("job %s: webhook not taken after %d tries", record.id[:8], attempt)
-                if self._observer is not None:
-                    self._observer.webhook_delivery("gave_up")
-                return
-            await asyncio.sleep(wait)
-
-    async def resume(self, records: list[JobRecord], *, overdue: float = 60.0) -> int:
-        """Take up the deliveries of finished jobs that nobody is delivering any more (the
-        process that was retrying them stopped): those waiting or retrying for more than
-        `overdue` seconds past their due time. Returns how many were taken up. Two processes
-        that both take one up send the same `webhook-id`, which receivers use to drop repeats."""
-        now = time.time()
-        taken = 0
-        for record in records:
-            state = record.webhook or {}
-            if not record.done or state.get("state") not in ("waiting", "retrying"):
+    async def _deliver_due(self) -> None:
+        while not self._stopping:
+            self._bell.clear()
+            free = self._concurrency - len(self._sending)
+            if free <= 0:
+                await self._bell.wait()  # rung when an attempt ends
                 continue
-            due = state.get("next_attempt_at") or record.finished or now
-            if now - float(due) > overdue:
-                await self.finished(record)
-                taken += 1
-        return taken
+            try:
+                claims, upcoming = await self._store.claim_webhooks(
+                    self.name, free, lease=self._lease
+                )
+            except Exception as exc:  # the store is unreachable: look again shortly
+                log.warning("claiming webhook deliveries failed (%s)", type(exc).__name__)
+                await self._nap(self._poll)
+                continue
+            for claim in claims:
+                task = asyncio.create_task(self._send(claim), name=f"webhook-{claim.record.id[:8]}")
+                self._sending.add(task)
+                task.add_done_callback(self._sent)
+            if self._stopping:
+                break
+            wait = self._poll if upcoming is None else upcoming - time.time()
+            await self._nap(min(self._poll, max(0.0, wait)))
+
+    async def _nap(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._bell.wait(), seconds)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        self._bell.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook delivery failed", exc_info=task.exception())
+
+    async def _send(self, claim: HookClaim) -> None:
+        record = claim.record
+        before = record.webhook or {"state": "waiting", "attempts": 0}
+        try:
+            await self._attempt(claim, before)
+        except asyncio.CancelledError:  # shutdown: the delivery stays in the outbox, due now
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    self._store.record_webhook(record.id, claim.token, before, time.time())
+                )
+            raise
+
+    async def _attempt(self, claim: HookClaim, before: dict[str, Any]) -> None:
+        record = claim.record
+        if not record.webhook_url:
+            await self._store.record_webhook(record.id, claim.token, before, None)
+            return
+        msg_id = f"msg_{record.id}"
+        attempt = int(before.get("attempts", 0)) + 1
+        body = json.dumps(self._render(record), ensure_ascii=False, separators=(",", ":"))
+        headers = self.sign(msg_id, datetime.now(tz=UTC), body)
+        try:
+            async with asyncio.timeout(TIMEOUT):  # in all: a try must end well within its lease
+                response = await self._http.post(record.webhook_url, content=body, headers=headers)
+            answer: int | str = response.status_code
+            taken = response.is_success
+        except (httpx.HTTPError, TimeoutError) as exc:
+            answer, taken = f"no answer ({type(exc).__name__})", False
+        last = attempt >= self._attempts
+        state = "delivered" if taken else ("failed" if last else "retrying")
+        due = None if taken or last else time.time() + retry_delay(attempt, self._schedule)
+        outcome = {
+            "id": msg_id,
+            "state": state,
+            "attempts": attempt,
+            "last_answer": answer,
+            "next_attempt_at": round(due, 3) if due else None,
+        }
+        if not await self._store.record_webhook(record.id, claim.token, outcome, due):
+            log.warning("job %s: webhook attempt %d outlasted its lease", record.id[:8], attempt)
+        if self._observer is not None:
+            self._observer.webhook_delivery("delivered" if taken else "failed_attempt")
+        if state == "failed":
+            log.warning("job %s: webhook not taken after %d tries", record.id[:8], attempt)
+            if self._observer is not None:
+                self._observer.webhook_delivery("gave_up")
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
+        self._stopping = True
+        self._bell.set()
+        if self._loop is not None:
+            await asyncio.wait({self._loop}, timeout=TIMEOUT)
+            self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._loop
+        if self._sending:
+            await asyncio.wait(set(self._sending), timeout=self._grace)
+        sending = list(self._sending)
+        for task in sending:
+            task.cancel()
+        await asyncio.gather(*sending, return_exceptions=True)
         await self._http.aclose()
