@@ -117,7 +117,8 @@ async def test_a_stalled_worker_is_taken_over_and_its_late_writes_are_refused(st
         stalled.set()
         await asyncio.sleep(2.5)  # longer than the lease, and no heartbeat gets through
         try:
-            await progress("stored", {})
+            await progress("translating", {})  # written with the next event: refused too
+            await progress("generating", {})  # before spending: the job stops here
         except Exception as exc:
             late.append(type(exc).__name__)
             raise
@@ -138,6 +139,7 @@ async def test_a_stalled_worker_is_taken_over_and_its_late_writes_are_refused(st
     reasons = [e.data.get("reason") for e in events if e.kind == "stage"]
     assert "taken over from a worker that stopped" in reasons
     assert late == ["LeaseLost"]
+    assert [e.data.get("stage") for e in await two.events(queued.id)].count("translating") == 0
     assert (await two.get(queued.id)).result == {"by": "successor"}
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,9 +237,9 @@ class EmbeddedJobStore:
                 "INSERT INTO job_events VALUES (?, 1, 'stage', ?)", (record.id, dumps(data))
             )
         self._work.set()
-        stored = await self.get(record.id)
+        stored = await self.get(record.id, estimate=False)
         assert stored is not None
-        return stored
+        return dataclasses.replace(stored, position=position, wait_s=wait_s)
 
     async def claim(
         self, worker: str, slots: int, *, block: float, lease: float, max_attempts: int
@@ -313,6 +314,8 @@ class EmbeddedJobStore:
         kind: EventKind,
         data: dict[str, Any],
         status: Status | None = None,
+        *,
+        before: Sequence[dict[str, Any]] = (),
     ) -> Renewal:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -322,6 +325,8 @@ class EmbeddedJobStore:
             ).fetchone()
             if held is None:
                 return "lost"
+            for stage in before:
+                self._finish_locked(job_id, "stage", stage, None, time.time())
             self._finish_locked(job_id, kind, data, status, time.time())
         self._wake(job_id)
         return "cancel" if held[0] and status is None else "ok"

@@ -7,6 +7,7 @@
     P ring         list    keys with queued jobs, in the order they get their next turn
     P stream       stream  work for the consumer group `workers`: one entry per running job
     P bell         stream  doorbells: one per submission or hand-back (capped), wakes idle workers
+    P hub:<id>     stream  wakes one process's event hub (event_hub.py) when a follower comes
     P active[:<owner>] set queued + running jobs (the per-key limit and global capacity)
     P all          zset    every job by creation time (listing), P runs: recent run times
     P hooks        zset    the webhook outbox: jobs whose delivery is pending, by next attempt
@@ -36,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, cast
 
@@ -45,6 +46,7 @@ from redis.exceptions import ResponseError
 
 from flux_remix.errors import JobConflictError
 from flux_remix.ids import new_id
+from flux_remix.jobs.event_hub import EventHub
 from flux_remix.jobs.fairness import wait_estimate
 from flux_remix.jobs.records import LOST, Claim, EventKind, JobEvent, JobRecord, QueueStats, Status
 from flux_remix.jobs.store import HookClaim, Renewal, job_limit, queue_full
@@ -115,7 +117,7 @@ local data = ARGV[6] .. '"position":' .. pos .. ',"wait_s":' .. wait .. '}'
 add_event(KEYS[1], KEYS[2], 'stage', data, ARGV[10])
 redis.call('HSET', KEYS[1], 'stage', 'queued')
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', 100, '*', 'bell', '1')
-return pos
+return {pos, wait}
 """
 
 # KEYS: ring stream; ARGV: prefix slots lease_until now consumer token… — one round trip from
@@ -193,8 +195,13 @@ return 'ok'
 """
 
 # KEYS: rec ev stream runs; ARGV: token kind data status now retention prefix id maxlen stage
+#       [before_data before_stage]… — stage events written first
 _APPEND = """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 'lost' end
+for i = 11, #ARGV, 2 do
+  add_event(KEYS[1], KEYS[2], 'stage', ARGV[i], ARGV[9])
+  redis.call('HSET', KEYS[1], 'stage', ARGV[i + 1])
+end
 if ARGV[4] ~= '' then
   finish(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[7], ARGV[8], ARGV[2], ARGV[3], ARGV[4],
          ARGV[5], ARGV[6], ARGV[9])
@@ -248,8 +255,8 @@ def _owner(owner: str | None) -> str:
 
 
 class RedisJobStore:
-    """`redis` is the shared client; `blocking` a second client for reads that wait (followers,
-    idle workers), so that they never hold up the shared pool."""
+    """`redis` is the shared client; `blocking` a second client for reads that wait (the event
+    hub's, an idle worker's), so that they never hold up the shared pool."""
 
     def __init__(self, redis: Redis, blocking: Redis, prefix: str, *, retention: float) -> None:
         # redis-py's reply types are unions of every shape; the replies here are bytes
@@ -269,6 +276,9 @@ class RedisJobStore:
         self._cancel = redis.register_script(_PRELUDE + _CANCEL)
         self._figures: tuple[float, int, list[float]] = (0.0, 1, [])
         self._claimed_at = 0.0
+        self._drained = False  # the last claim left nothing queued
+        # followers wait through one read per process (P hub:<id> is its wake stream)
+        self._hub = EventHub(blocking.client(), redis, f"{self._p}hub:{new_id(8)}")
 
     async def open(self) -> RedisJobStore:
         try:
@@ -343,11 +353,9 @@ class RedisJobStore:
     async def wait(self, job_id: str, after: int, block: float) -> list[JobEvent]:
         if block <= 0:
             return await self.events(job_id, after)
-        # XREAD answers at once when the stream already holds newer events: one round trip
-        reply = await self._block.xread(
-            {self._ev(job_id): _sid(after)}, block=max(1, int(block * 1000))
-        )
-        return [_event(eid, fields) for _, entries in reply or [] for eid, fields in entries]
+        # the hub's read answers at once when the stream already holds newer events
+        entries = await self._hub.wait(self._ev(job_id), max(0, after), block)
+        return [_event(eid, fields) for eid, fields in entries]
 
     async def list_jobs(
         self, *, status: str | None = None, owner: str | None = None, limit: int = 50
@@ -385,7 +393,7 @@ class RedisJobStore:
         self, record: JobRecord, queued: dict[str, Any], *, per_key: int, capacity: int
     ) -> JobRecord:
         _, slots, runs = await self._figures_now()
-        mean = f"{sum(runs) / len(runs):.3f}" if runs else ""
+        mean = f"{sum(runs) / len(runs):.3f}" if runs else ""  # the script estimates the wait
         head = dumps({"stage": "queued", **queued})[:-1] + ","
         fields = {
             "id": record.id,
@@ -407,19 +415,20 @@ class RedisJobStore:
         keys = [self._rec(record.id), self._ev(record.id), self._q(record.owner)]
         keys += [self._p + "ring", self._bell]
         args: list[str | int] = [record.id, owner, per_key, capacity, self._p, head, slots, mean]
-        position = await self._submit(
+        answer = await self._submit(
             keys=keys, args=[*args, repr(record.created), MAX_EVENTS, *flat]
         )
-        if position == -1:
+        if answer == -1:
             raise job_limit(per_key)
-        if position == -2:
+        if answer == -2:
             raise queue_full()
+        position, wait = answer  # as the queued event says them
         return dataclasses.replace(
             record,
             status="queued",
             stage="queued",
             position=position,
-            wait_s=wait_estimate(position, slots, runs),
+            wait_s=None if wait == b"null" else float(wait),
         )
 
     async def claim(
@@ -433,7 +442,7 @@ class RedisJobStore:
                 self._stream, GROUP, worker, int(lease * 1000), "0-0", count=slots
             )
             claims += await self._take(entries, worker, lease, max_attempts, takeover=True)
-        if len(claims) < slots:
+        if len(claims) < slots and (not self._drained or block <= 0):
             claims += await self._claim_now(worker, slots - len(claims), lease)
         if not claims and block > 0:  # wait for a doorbell: a submission or a hand-back
             reply = await self._block.xread(
@@ -450,6 +459,9 @@ class RedisJobStore:
         now = time.time()
         args: list[str | int] = [self._p, slots, repr(now + lease), repr(now), worker, *tokens]
         out = await self._claim(keys=[self._p + "ring", self._stream], args=args)
+        # fewer than asked: the queue was empty, so the next claim waits for a doorbell first
+        # (any submission since the last one this process read rings it: nothing is missed)
+        self._drained = len(out) < 2 * slots
         return [
             Claim(_record(dict(zip(flat[::2], flat[1::2], strict=True))), token.decode())
             for token, flat in zip(out[::2], out[1::2], strict=True)
@@ -519,6 +531,8 @@ class RedisJobStore:
         kind: EventKind,
         data: dict[str, Any],
         status: Status | None = None,
+        *,
+        before: Sequence[dict[str, Any]] = (),
     ) -> Renewal:
         outcome = await self._append(
             keys=[self._rec(job_id), self._ev(job_id), self._stream, self._p + "runs"],
@@ -533,6 +547,7 @@ class RedisJobStore:
                 job_id,
                 MAX_EVENTS,
                 str(data.get("stage", "")),
+                *(part for e in before for part in (dumps(e), str(e.get("stage", "")))),
             ],
         )
         return cast(Renewal, outcome.decode())
@@ -588,6 +603,7 @@ class RedisJobStore:
         await self._r.xinfo_groups(self._stream)
 
     async def close(self) -> None:
+        await self._hub.close()
         await self._block.aclose()
 
     # --- the webhook outbox (scripts at the end of the module) ---------------------------------

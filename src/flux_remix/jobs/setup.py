@@ -22,7 +22,8 @@ from flux_remix.settings import Settings
 log = logging.getLogger("flux_remix.jobs")
 
 JOBS_FILE = "jobs.sqlite3"
-BLOCKING_CONNECTIONS = 1024  # one per progress stream being followed, plus one per process
+# reads that wait: the event hub's (every follower of this process) and the idle workers'
+BLOCKING_CONNECTIONS = 4
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ stored while its delivery is pending; its retention counts from when the deliver
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -39,9 +39,9 @@ class JobStore(Protocol):
     async def submit(
         self, record: JobRecord, queued: dict[str, Any], *, per_key: int, capacity: int
     ) -> JobRecord:
-        """Queue `record` with its first event (`queued`, with position and wait added).
-        `JobLimitError` when its key has `per_key` jobs queued or running already,
-        `NoCapacityError` when `capacity` jobs are."""
+        """Queue `record` with its first event (`queued`, with position and wait added: what
+        `first_event` of the returned record says). `JobLimitError` when its key has `per_key`
+        jobs queued or running already, `NoCapacityError` when `capacity` jobs are."""
         ...
 
     async def get(self, job_id: str, *, estimate: bool = True) -> JobRecord | None:
@@ -77,9 +77,12 @@ class JobStore(Protocol):
         kind: EventKind,
         data: dict[str, Any],
         status: Status | None = None,
+        *,
+        before: Sequence[dict[str, Any]] = (),
     ) -> Renewal:
         """Add an event (and, with a final `status`, finish the job): "lost" (nothing written)
-        when the token no longer holds the job, "cancel" when its owner asked to cancel it."""
+        when the token no longer holds the job, "cancel" when its owner asked to cancel it.
+        `before`: stage events written just before it, in the same write."""
         ...
 
     async def hand_back(self, job_id: str, token: str, reason: str) -> bool:
@@ -133,6 +136,12 @@ class JobStore(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def first_event(record: JobRecord, queued: dict[str, Any]) -> JobEvent:
+    """The event `submit` wrote for `record` (as it returned it), without reading it back."""
+    data = {"stage": "queued", **queued, "position": record.position, "wait_s": record.wait_s}
+    return JobEvent(1, "stage", data)
 
 
 def job_limit(per_key: int) -> JobLimitError:

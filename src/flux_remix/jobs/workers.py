@@ -5,6 +5,9 @@ worker died). Each job runs the `Runner` (the web layer's: the image pipeline) w
 `Progress` that writes stage events and a `checkpoint` the pipeline calls before it stores
 anything; both raise once the job was cancelled (the store says so on the next write or
 heartbeat), so a cancelled job stops at the next stage boundary and stores nothing after it.
+A stage before spending (`generating`: the upstream calls) is written before the job goes on;
+the others go with the next write, or while the job waits on something else, and `done` with
+the result: three event writes a job instead of five, fewer of them before its answer.
 A heartbeat renews the lease every third of it; a worker that lost its lease (taken over
 after a stall) stops without another write. On shutdown the dispatcher stops claiming; jobs
 still running after the grace period are handed back to the queue for another worker.
@@ -32,6 +35,10 @@ log = logging.getLogger("flux_remix.jobs")
 CLAIM_WAIT = 1.0  # seconds an idle dispatcher waits in one claim for work
 STOP_WAIT = CLAIM_WAIT + 4.0  # for the dispatcher to notice a stop before it is cancelled
 
+# stages after which a job spends (upstream calls): written before it goes on, so that a
+# cancel stops it there; the others are written without holding the job up (`_Held.later`)
+BOUNDARIES = frozenset({"generating"})
+
 Describe = Callable[[BaseException], dict[str, Any]]
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
 Finished = Callable[[JobRecord], Awaitable[None]]  # after the last event of a job with a webhook
@@ -54,15 +61,61 @@ class JobObserver(Protocol):
 
 
 class _Held:
-    """One running job: its claim, and what the store last said about it."""
+    """One running job: its claim, what the store last said about it, and its events, written
+    in order, one write at a time. Stage events that come one after the other while the job
+    does no I/O go in one write, and one written `later` overlaps the job's next awaited call
+    (storing, charging) instead of adding a round trip before it."""
 
-    def __init__(self, claim: Claim) -> None:
+    def __init__(self, store: JobStore, claim: Claim) -> None:
+        self.store = store
         self.claim = claim
         self.state: Renewal = "ok"
+        self._pending: list[dict[str, Any]] = []  # stage events not written yet
+        self._writing = asyncio.Lock()
+        self._flush: asyncio.Task[None] | None = None
 
     def note(self, state: Renewal) -> None:
         if self.state == "ok":
             self.state = state
+
+    def later(self, stage: dict[str, Any]) -> None:
+        """Write `stage` once the job waits for something (or with its next event)."""
+        self._pending.append(stage)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._write_pending())
+
+    async def _write_pending(self) -> None:
+        async with self._writing:
+            if not self._pending:
+                return
+            *before, last = self._pending
+            self._pending = []
+            try:
+                self.note(await self._append("stage", last, None, before))
+            except Exception as exc:  # progress only: the job goes on, its final write tells
+                log.warning(
+                    "job %s: a stage event was not written (%s)",
+                    self.claim.record.id[:8],
+                    type(exc).__name__,
+                )
+
+    async def now(
+        self, kind: EventKind, data: dict[str, Any], status: Status | None = None
+    ) -> Renewal:
+        """Write an event now, after the stage events still waiting to be written."""
+        async with self._writing:
+            before, self._pending = self._pending, []
+            return await self._append(kind, data, status, before)
+
+    def _append(
+        self,
+        kind: EventKind,
+        data: dict[str, Any],
+        status: Status | None,
+        before: list[dict[str, Any]],
+    ) -> Awaitable[Renewal]:
+        job_id, token = self.claim.record.id, self.claim.token
+        return self.store.append(job_id, token, kind, data, status, before=before)
 
     def raise_if_stopped(self) -> None:
         if self.state == "cancel":
@@ -197,7 +250,7 @@ class Workers:
                 )
 
     async def _execute(self, claim: Claim) -> None:
-        held = _Held(claim)
+        held = _Held(self.store, claim)
         record = claim.record
         heartbeat = asyncio.create_task(self._heartbeat(held))
         try:
@@ -219,7 +272,7 @@ class Workers:
         record = claim.record
         if claim.takeover:  # readers see why the stages start over
             event = {"stage": "queued", "reason": "taken over from a worker that stopped"}
-            held.note(await self.store.append(record.id, claim.token, "stage", event))
+            held.note(await held.now("stage", event))
 
         async def checkpoint() -> None:  # before the pipeline stores anything: ask the store
             held.note(await self.store.renew(record.id, claim.token, self._lease))
@@ -229,9 +282,10 @@ class Workers:
             held.raise_if_stopped()
             if stage == "queued":  # said at submission (with the job's place in the queue)
                 return
-            held.note(
-                await self.store.append(record.id, claim.token, "stage", {"stage": stage, **info})
-            )
+            if stage not in BOUNDARIES:
+                held.later({"stage": stage, **info})
+                return
+            held.note(await held.now("stage", {"stage": stage, **info}))
             held.raise_if_stopped()
 
         try:
@@ -253,7 +307,7 @@ class Workers:
         self, held: _Held, kind: EventKind, data: dict[str, Any], status: Status
     ) -> None:
         claim = held.claim
-        state = await self.store.append(claim.record.id, claim.token, kind, data, status)
+        state = await held.now(kind, data, status)
         if state == "lost":
             return
         if self._observer is not None:

@@ -23,7 +23,9 @@ from pydantic import BaseModel, Field
 
 from flux_remix.errors import FluxRemixError, JobCancelledError, NotFoundError
 from flux_remix.ids import new_id
-from flux_remix.jobs import JobEvent, JobRecord, JobStore, Runner, follow
+from flux_remix.jobs import JobEvent, JobRecord, JobStore, Runner
+from flux_remix.jobs.follow import follow_batches
+from flux_remix.jobs.store import first_event
 from flux_remix.jobs.webhooks import check_target
 from flux_remix.jobs.workers import Progress
 from flux_remix.schemas import Generation, ImageRequest
@@ -35,7 +37,7 @@ from flux_remix.web.urls import base_url, image_path
 router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(authenticate)])
 
 
-def get_jobs(request: Request) -> JobStore:
+async def get_jobs(request: Request) -> JobStore:  # async: no thread-pool hop per request
     jobs: JobStore = request.app.state.jobs
     return jobs
 
@@ -198,7 +200,7 @@ async def create_job(
     stored = await jobs.submit(
         record, {"model": spec.id}, per_key=settings.jobs_per_key, capacity=settings.jobs_max
     )
-    return job_out(stored, await jobs.events(stored.id))
+    return job_out(stored, [first_event(stored, {"model": spec.id})])
 
 
 async def _find(
@@ -258,14 +260,16 @@ async def job_events(
         return Response(status_code=204)  # EventSource stops reconnecting on 204
 
     async def stream() -> AsyncIterator[str]:
-        yield "retry: 1000\n\n"
-        async for event in follow(jobs, job.id, start, heartbeat=runtime.settings.sse_keepalive):
-            if event is None:
+        head = "retry: 1000\n\n"  # sent with the first events (one write per batch read)
+        keepalive = runtime.settings.sse_keepalive
+        async for batch in follow_batches(jobs, job.id, start, heartbeat=keepalive):
+            if batch is None:
                 if await request.is_disconnected():
                     return
-                yield ": keep-alive\n\n"
-                continue
-            yield sse(event)
+                yield head + ": keep-alive\n\n"
+            else:
+                yield head + "".join(sse(event) for event in batch)
+            head = ""
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
