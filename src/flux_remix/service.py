@@ -20,8 +20,8 @@ from flux_remix.accounts import AccountPool
 from flux_remix.admission import Admission
 from flux_remix.catalog import SEED_MAX, Catalog, ModelSpec
 from flux_remix.facts import note
-from flux_remix.generation import Flights, Keeper, Provenance
-from flux_remix.ids import derived_id, new_id
+from flux_remix.generation import Flights, JobContext, Keeper, Provenance
+from flux_remix.ids import new_id
 from flux_remix.keys import KeyLimiter
 from flux_remix.limits import ImageLimits, check_prompt
 from flux_remix.metrics import Metrics
@@ -54,21 +54,6 @@ Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 async def _no_progress(stage: str, info: dict[str, Any]) -> None:
     return None
-
-
-@dataclasses.dataclass(frozen=True)
-class JobContext:
-    """A generation run as a durable job (jobs/): its id names the generation and, with each
-    image's index, the image (`derived_id`), so an attempt that re-runs the job after a
-    takeover finds what an earlier one stored instead of storing it again; `checkpoint`
-    raises once the job was cancelled (or taken over), and is awaited before anything is
-    stored."""
-
-    id: str
-    checkpoint: Callable[[], Awaitable[None]]
-
-    def image_id(self, index: int) -> str:
-        return derived_id(self.id, str(index))
 
 
 class ImageService:

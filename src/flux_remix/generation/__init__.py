@@ -4,6 +4,6 @@ calls in flight run once, and the keeper that looks up, joins, generates and sto
 
 from flux_remix.generation.cache import image_cache_key
 from flux_remix.generation.flight import Flights
-from flux_remix.generation.keeper import Keeper, Provenance
+from flux_remix.generation.keeper import JobContext, Keeper, Provenance
 
-__all__ = ["Flights", "Keeper", "Provenance", "image_cache_key"]
+__all__ = ["Flights", "JobContext", "Keeper", "Provenance", "image_cache_key"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from flux_remix.generation.cache import image_cache_key
 from flux_remix.generation.flight import Flights
+from flux_remix.ids import derived_id
 from flux_remix.schemas import CacheOutcome, GeneratedImage, PromptOutcome
 from flux_remix.storage.records import UNHASHED, ImageRecord, blob_key_for
 from flux_remix.storage.store import ImageStore, StoredImage
@@ -39,6 +40,21 @@ class Provenance:
         """The enhanced prompt, when the LLM rewrote it (translation and enhancement are one
         step, so it is also the translated prompt)."""
         return self.prompt.final if self.prompt.enhanced else None
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """A generation run as a durable job (jobs/): its id names the generation and, with each
+    image's index, the image (`derived_id`), so an attempt that re-runs the job after a
+    takeover finds what an earlier one stored instead of storing it again; `checkpoint`
+    raises once the job was cancelled (or taken over), and is awaited before anything is
+    stored."""
+
+    id: str
+    checkpoint: Callable[[], Awaitable[None]]
+
+    def image_id(self, index: int) -> str:
+        return derived_id(self.id, str(index))
 
 
 async def _go_on() -> None:
@@ -85,7 +101,7 @@ class Keeper:
         """The image for `params`: from storage, from an identical call in flight, or `make()`d
         and stored.
 
-        With `image_id` (a durable job's image, see service.JobContext) the image is stored
+        With `image_id` (a durable job's image, see `JobContext`) the image is stored
         under that id, and when an earlier attempt of the job stored it already, that image is
         answered as it was, with no upstream call: a job re-run after a takeover stores each
         image once. `checkpoint()` is awaited before anything is stored (it raises to stop)."""

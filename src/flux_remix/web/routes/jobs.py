@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from flux_remix.errors import FluxRemixError, JobCancelledError, NotFoundError
+from flux_remix.generation import JobContext
 from flux_remix.ids import new_id
 from flux_remix.jobs import JobEvent, JobRecord, JobStore, Runner
 from flux_remix.jobs.follow import follow_batches
@@ -29,7 +30,7 @@ from flux_remix.jobs.store import first_event
 from flux_remix.jobs.webhooks import check_target
 from flux_remix.jobs.workers import Progress
 from flux_remix.schemas import Generation, ImageRequest
-from flux_remix.service import ImageService, JobContext
+from flux_remix.service import ImageService
 from flux_remix.web.deps import CallerDep, RuntimeDep, ServiceDep, authenticate
 from flux_remix.web.errors import problem_of
 from flux_remix.web.urls import base_url, image_path
