@@ -217,9 +217,13 @@ def test_a_refusal_comes_from_the_headers_alone_and_the_connection_stays_usable(
         body = b'{"prompt": "' + b"x" * 5000 + b'"}'
         burst = post_head("/v1/images/generations", len(body)) + body
         burst += post_head("/api/generate-image", len(body)) + body
+        burst += (  # a chunked body: dropped chunk by chunk, not read as a request
+            b"POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nGET /\r\n3\r\n{}x\r\n0\r\n\r\n"
+        )
         burst += b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-        answers, closed = exchange(port, burst, answers=3)
-        assert [a.split(b" ", 2)[1] for a in answers] == [b"503", b"503", b"200"]
+        answers, closed = exchange(port, burst, answers=4)
+        assert [a.split(b" ", 2)[1] for a in answers] == [b"503", b"503", b"503", b"200"]
         assert b'"code":"overloaded"' in answers[0]  # OpenAI's shape
         assert b'"type":"overloaded"' in answers[1]  # the original API's shape
         assert not closed
