@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from flux_remix.errors import FluxRemixError, JobCancelledError, NotFoundError
@@ -33,6 +32,9 @@ from flux_remix.schemas import Generation, ImageRequest
 from flux_remix.service import ImageService
 from flux_remix.web.deps import CallerDep, RuntimeDep, ServiceDep, authenticate
 from flux_remix.web.errors import problem_of
+from flux_remix.web.event_stream import EventStream
+from flux_remix.web.json_response import OrjsonResponse
+from flux_remix.web.json_route import json_post
 from flux_remix.web.urls import base_url, image_path
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"], dependencies=[Depends(authenticate)])
@@ -169,21 +171,17 @@ def final_json(job: JobRecord) -> dict[str, Any]:
     return job_out(job, []).model_dump(exclude={"events", "webhook"})
 
 
-@router.post("/jobs", status_code=202, response_model=JobOut)
+@json_post(router, "/jobs", status_code=202, response_model=JobOut)
 async def create_job(
-    req: JobRequest,
-    request: Request,
-    service: ServiceDep,
-    caller: CallerDep,
-    jobs: JobsDep,
-    runtime: RuntimeDep,
-) -> JobOut:
+    req: JobRequest, request: Request, service: ServiceDep, caller: CallerDep
+) -> OrjsonResponse:
     """Queue a generation and answer at once with its id; follow it at `events_url`.
 
     A request the model cannot take is refused here (422/404), before any job exists; a key
     with FLUX_REMIX_JOBS_PER_KEY jobs queued or running gets 429.
     """
-    settings = runtime.settings
+    settings = request.app.state.runtime.settings
+    jobs: JobStore = request.app.state.jobs
     image = ImageRequest.model_validate(req.model_dump(exclude={"webhook_url"}))
     spec = await service.admit(image, key_id=caller.key_id)
     webhook_url = None
@@ -201,7 +199,8 @@ async def create_job(
     stored = await jobs.submit(
         record, {"model": spec.id}, per_key=settings.jobs_per_key, capacity=settings.jobs_max
     )
-    return job_out(stored, [first_event(stored, {"model": spec.id})])
+    answer = job_out(stored, [first_event(stored, {"model": spec.id})])
+    return OrjsonResponse(answer.model_dump(mode="json", by_alias=True), status_code=202)
 
 
 async def _find(
@@ -239,7 +238,7 @@ def sse(event: JobEvent) -> str:
 
 @router.get(
     "/jobs/{job_id}/events",
-    response_class=StreamingResponse,
+    response_class=EventStream,
     responses={200: {"content": {"text/event-stream": {}}}, 204: {"description": "No more"}},
 )
 async def job_events(
@@ -273,4 +272,4 @@ async def job_events(
             head = ""
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    return EventStream(stream(), media_type="text/event-stream", headers=headers)

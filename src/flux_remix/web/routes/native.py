@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from flux_remix.schemas import ImageRequest, NativeImageResponse, PublicFailure, PublicImage
 from flux_remix.web.deps import CallerDep, ServiceDep, authenticate
 from flux_remix.web.json_response import OrjsonResponse, model_json
+from flux_remix.web.json_route import json_post
 from flux_remix.web.models_view import describe_models
 from flux_remix.web.urls import image_url
 
 router = APIRouter(prefix="/api/v1", tags=["native API"], dependencies=[Depends(authenticate)])
 
 
-@router.post("/images", response_model=NativeImageResponse)
+@json_post(router, "/images", response_model=NativeImageResponse)
 async def create_images(
     req: ImageRequest, service: ServiceDep, caller: CallerDep, request: Request
 ) -> OrjsonResponse:
