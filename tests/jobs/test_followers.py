@@ -109,3 +109,20 @@ async def test_a_process_s_followers_share_one_blocking_read_on_redis(tmp_path):
         await store.close()
         await shared.aclose()
         await stores.close()
+
+
+async def test_a_follower_behind_the_read_under_way_gets_every_event_it_missed(store: JobStore):
+    """One follower waits after event 3, so a read of events after 3 is under way; another
+    comes wanting everything after 2 (a client reconnecting with an older Last-Event-ID). When
+    event 4 arrives, the late follower gets 3 and 4, never 4 alone (seen behind the round-robin
+    proxy: a stream resumed after 2 began at 4)."""
+    [(job_id, token)] = await running(store, 1)
+    for stage in ("translating", "generating"):
+        await store.append(job_id, token, "stage", {"stage": stage})
+    ahead = asyncio.create_task(store.wait(job_id, 3, block=10))
+    await asyncio.sleep(0.2)  # the read after 3 is under way
+    behind = asyncio.create_task(store.wait(job_id, 2, block=10))
+    await asyncio.sleep(0)
+    await store.append(job_id, token, "stage", {"stage": "stored"})
+    assert [e.id for e in await asyncio.wait_for(behind, 5)] in ([3], [3, 4])
+    assert [e.id for e in await asyncio.wait_for(ahead, 5)] == [4]

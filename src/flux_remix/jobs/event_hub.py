@@ -122,17 +122,20 @@ class EventHub:
                 self._fail(exc)
                 await asyncio.sleep(0.5)
                 continue
-            self._reading = {}
+            read, self._reading = self._reading, {}
             for key, entries in reply or []:
                 name = key.decode()
                 if name == self._wake_key:
                     self._wake_seen = entries[-1][0].decode()
                     continue
-                self._deliver(name, entries)
+                self._deliver(name, entries, read[name])
 
-    def _deliver(self, key: str, entries: Entries) -> None:
+    def _deliver(self, key: str, entries: Entries, start: int) -> None:
+        """Wake the followers of `key` that `entries` (every entry after `0-<start>`) answers
+        in full; one that came meanwhile wanting events from before `start` waits for the next
+        read, which starts from its id (else it would miss the events in between)."""
         for waiter in list(self._waiters.get(key, ())):
-            if waiter.future.done():
+            if waiter.future.done() or waiter.after < start:
                 continue
             newer = [e for e in entries if _seq(e[0]) > waiter.after]
             if newer:

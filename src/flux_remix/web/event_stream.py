@@ -3,11 +3,11 @@
 Starlette's `StreamingResponse`, under uvicorn's ASGI 2.3, runs every stream in an anyio task
 group with a second task listening for the client's disconnect: two tasks and a cancel scope
 per stream, on every job a client follows. A job's stream needs neither: it ends by itself
-with the job's final event, and while it waits it sends a keep-alive every
-`FLUX_REMIX_SSE_KEEPALIVE` seconds, when the route checks whether the client is still there
-(a client that left is noticed at its next keep-alive at the latest; writes to it before then
-are dropped by the server). So the chunks are sent in order from the request's task, as
-`StreamingResponse.stream_response` sends them, and nothing else runs.
+with the job's final event, and the route checks whether the client is still there before
+each write (each batch of events, and the keep-alive every `FLUX_REMIX_SSE_KEEPALIVE` seconds
+while nothing happens): a client that left is noticed at the job's next event or keep-alive.
+So the chunks are sent in order from the request's task, as `StreamingResponse.stream_response`
+sends them, and nothing else runs.
 """
 
 from __future__ import annotations

@@ -263,9 +263,9 @@ async def job_events(
         head = "retry: 1000\n\n"  # sent with the first events (one write per batch read)
         keepalive = runtime.settings.sse_keepalive
         async for batch in follow_batches(jobs, job.id, start, heartbeat=keepalive):
+            if await request.is_disconnected():
+                return  # the client left (EventStream has no listener task): stop following
             if batch is None:
-                if await request.is_disconnected():
-                    return
                 yield head + ": keep-alive\n\n"
             else:
                 yield head + "".join(sse(event) for event in batch)
