@@ -132,12 +132,24 @@ def replica_pair(
             yield a, b
 
 
+def ready_within(client: httpx.Client, seconds: float) -> Any:
+    """`/readyz` polled as a proxy polls it, until it says ready (within `seconds`): a replica's
+    first test write to a fresh bucket can take the object store over the 2 s the check allows
+    (SeaweedFS growing a volume on a loaded machine), which a proxy sees as not ready yet."""
+    deadline = time.monotonic() + seconds
+    while True:
+        ready = client.get("/readyz").json()
+        if ready["status"] == "ready" or time.monotonic() > deadline:
+            assert ready["status"] == "ready", ready
+            return ready
+        time.sleep(0.5)
+
+
 def made_on_one_served_by_other(ca: httpx.Client, cb: httpx.Client, **request: object) -> Any:
     """Two replicas ready on their shared stores, and an image made through `ca` that `cb` lists
     and serves byte for byte; the image's public record."""
     for client in (ca, cb):
-        ready = client.get("/readyz").json()
-        assert ready["status"] == "ready", ready
+        ready = ready_within(client, 30)
         assert {"database", "blobs", "redis"} <= set(ready["checks"])
     made = ca.post("/api/v1/images", json={**request, "response_format": "url"})
     assert made.status_code == 200, made.text
