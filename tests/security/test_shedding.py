@@ -161,6 +161,7 @@ class FullServer:
 
     def __exit__(self, *exc: object) -> None:
         self.thread.join(timeout=60)
+        assert self.statuses == [200] * 8  # the requests that filled it were served meanwhile
 
 
 def exchange(port: int, data: bytes, *, answers: int) -> tuple[list[bytes], bool]:

@@ -76,7 +76,7 @@ async def open_workers(
             describe,
             slots=slots,
             lease=settings.job_lease,
-            finished=webhooks.finished,
+            finished=webhooks.wake,
             observer=metrics,
         )
         async with workers:

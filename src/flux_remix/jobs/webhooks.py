@@ -172,10 +172,6 @@ class Webhooks:
         """A delivery was added: look at the outbox now."""
         self._bell.set()
 
-    async def finished(self, record: JobRecord) -> None:
-        """The workers' callback for a finished job with a webhook (already in the outbox)."""
-        self.wake()
-
     def sign(self, msg_id: str, at: datetime, body: str) -> dict[str, str]:
         return {
             "webhook-id": msg_id,

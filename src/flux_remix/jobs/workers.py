@@ -41,7 +41,7 @@ BOUNDARIES = frozenset({"generating"})
 
 Describe = Callable[[BaseException], dict[str, Any]]
 Progress = Callable[[str, dict[str, Any]], Awaitable[None]]
-Finished = Callable[[JobRecord], Awaitable[None]]  # after the last event of a job with a webhook
+Finished = Callable[[], None]  # after the last event of a job with a webhook (its delivery is due)
 
 
 class Runner(Protocol):
@@ -317,9 +317,7 @@ class Workers:
             wait_s = record.started - record.created if record.started else None
             self._observer.job_finished(status, run_s, wait_s)
         if self._finished is not None and claim.record.webhook_url:
-            final = await self.store.get(claim.record.id, estimate=False)
-            if final is not None:
-                await self._finished(final)
+            self._finished()  # the final write put its delivery in the outbox
 
     async def _heartbeat(self, held: _Held) -> None:
         claim = held.claim

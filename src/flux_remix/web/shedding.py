@@ -128,16 +128,19 @@ class EarlyRefusal:
 
     def on_headers_complete(self) -> None:
         proto: Any = self
-        admission = self._judged(proto)
+        path = self._judged_path(proto)
+        admission = None if path is None else admission_of(self.served, "POST", path)
         if admission is None:
             super().on_headers_complete()  # type: ignore[misc]
         elif admission.saturated:
-            self._refuse(proto)
+            self._refuse(proto, shape_of_path(path))  # type: ignore[arg-type]
         else:
             proto.scope[LET_IN] = Arrival(admission)
             super().on_headers_complete()  # type: ignore[misc]
 
-    def _judged(self, proto: Any) -> Admission | None:
+    @staticmethod
+    def _judged_path(proto: Any) -> str | None:
+        """The path of a POST the shedding rule judges here, else None (left to uvicorn)."""
         parser = proto.parser
         if parser.get_method() != b"POST" or parser.should_upgrade():
             return None
@@ -146,11 +149,10 @@ class EarlyRefusal:
         path = proto.url.split(b"?", 1)[0]
         if b"%" in path or not path.startswith(b"/"):
             return None  # left to uvicorn's parsing and the middleware
-        return admission_of(self.served, "POST", path.decode("ascii", "replace"))
+        return str(path.decode("ascii", "replace"))
 
-    def _refuse(self, proto: Any) -> None:
+    def _refuse(self, proto: Any, shape: Shape) -> None:
         self.served.state.runtime.metrics.request_shed()
-        shape = shape_of_path(proto.url.split(b"?", 1)[0].decode("ascii", "replace"))
         parser = proto.parser
         keep_alive = (
             parser.get_http_version() != "1.0"
